@@ -1,0 +1,193 @@
+use super::*;
+
+fn defaults() -> Defaults {
+    Defaults { system_name: "node1".into(), host_name: "host".into() }
+}
+
+fn load(text: &str) -> Result<ClusterConfig, ConfigError> {
+    build(&parse_text("res_cluster.conf", text)?, &defaults())
+}
+
+const FULL: &str = "\
+; a complete file
+[general]
+node_name = alpha
+local_dial = PJSIP/${EXTEN}&PJSIP/${EXTEN}-mobile
+ring_timeout = 25
+dial_options = rt
+callerid_prefix = 8888
+fallback_on = chanunavail, congestion, busy
+strategy = parallel
+peer_timeout = 0.5
+holddown = 10
+
+[beta]
+type = peer
+dial = PJSIP/${EXTEN}@cluster-beta
+endpoint = cluster-beta-in
+
+[gamma]
+type = peer
+dial => PJSIP/gamma/sip:${EXTEN}@127.0.10.3   ; endpoint taken from here
+";
+
+#[test]
+fn reads_every_key() {
+    let c = load(FULL).unwrap();
+    assert_eq!(c.node_name, "alpha");
+    assert_eq!(c.local_dial.render("7"), "PJSIP/7&PJSIP/7-mobile");
+    assert_eq!(c.ring_timeout.millis(), 25_000);
+    assert_eq!(c.dial_options.to_string(), "rt");
+    assert_eq!(c.callerid_prefix, "8888");
+    assert_eq!(c.fallback_on, vec![DialStatus::ChanUnavail, DialStatus::Congestion, DialStatus::Busy]);
+    assert_eq!(c.strategy, Strategy::Parallel);
+    assert_eq!(c.peer_timeout.millis(), 500);
+    assert_eq!(c.holddown.millis(), 10_000);
+    assert_eq!(c.peers.len(), 2);
+    assert_eq!(c.peers[0].name, "beta");
+    assert_eq!(c.peers[0].endpoint, "cluster-beta-in");
+    assert_eq!(c.peers[0].outbound_endpoint.as_deref(), Some("cluster-beta"));
+    assert_eq!(c.peers[0].device(), "PJSIP/cluster-beta");
+    assert!(c.peers[0].owns_leg("cluster-beta"));
+    assert_eq!(c.peers[1].endpoint, "gamma");
+    assert_eq!(c.peer_by_endpoint("cluster-beta-in").unwrap().name, "beta");
+}
+
+#[test]
+fn an_empty_file_means_the_defaults() {
+    let c = load("").unwrap();
+    assert_eq!(c.node_name, "node1");
+    assert_eq!(c.local_dial.as_str(), "PJSIP/${EXTEN}");
+    assert_eq!(c.ring_timeout.millis(), 20_000);
+    assert!(c.dial_options.is_empty());
+    assert_eq!(c.callerid_prefix, "9999");
+    assert_eq!(c.fallback_on, vec![DialStatus::ChanUnavail, DialStatus::Congestion]);
+    assert_eq!(c.strategy, Strategy::Sequential);
+    assert_eq!(c.peer_timeout.millis(), 1_000);
+    assert_eq!(c.holddown.millis(), 30_000);
+    assert!(c.peers.is_empty());
+}
+
+#[test]
+fn node_name_falls_back_to_the_host_name() {
+    let raw = parse_text("f", "").unwrap();
+    let c = build(&raw, &Defaults { system_name: String::new(), host_name: "pbx-a".into() }).unwrap();
+    assert_eq!(c.node_name, "pbx-a");
+    let e = build(&raw, &Defaults::default()).unwrap_err();
+    assert!(e.message.contains("set node_name"), "{e}");
+}
+
+#[test]
+fn an_empty_prefix_and_an_empty_fallback_list_are_allowed() {
+    let c = load("[general]\ncallerid_prefix =\nfallback_on =\n").unwrap();
+    assert_eq!(c.callerid_prefix, "");
+    assert!(c.fallback_on.is_empty());
+}
+
+#[test]
+fn templates_lend_nothing_and_are_skipped() {
+    let c = load("[base](!)\ntype = peer\n[general]\nnode_name = a\n").unwrap();
+    assert!(c.peers.is_empty());
+}
+
+/// Each bad file with the exact message an administrator reads.
+#[test]
+fn every_bad_file_gets_its_own_clear_error() {
+    let peer = "[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n";
+    let cases: Vec<(String, &str)> = vec![
+        ("[general]\nnode_name = bad name\n".into(),
+         "res_cluster.conf line 2: [general] node_name: 'bad name' is not a node name (1 to 64 letters, digits, '_', '.', '-')"),
+        ("[general]\nring_timeout = soon\n".into(),
+         "res_cluster.conf line 2: [general] ring_timeout: 'soon' is not a number of seconds"),
+        ("[general]\nring_timeout = 0\n".into(),
+         "res_cluster.conf line 2: [general] ring_timeout: '0' is too short; the least is 0.001 s"),
+        ("[general]\nring_timeout = 100000\n".into(),
+         "res_cluster.conf line 2: [general] ring_timeout: '100000' is longer than one day"),
+        ("[general]\nlocal_dial = PJSIP/101\n".into(),
+         "res_cluster.conf line 2: [general] local_dial: 'PJSIP/101' does not contain ${EXTEN}"),
+        ("[general]\nlocal_dial = PJSIP/${EXTEN},30\n".into(),
+         "res_cluster.conf line 2: [general] local_dial: contains ','; Dial would read the rest as its timeout and options"),
+        ("[general]\ndial_options = r(\n".into(),
+         "res_cluster.conf line 2: [general] dial_options: option 'r': '(' at position 2 is never closed"),
+        ("[general]\ndial_options = r,t\n".into(),
+         "res_cluster.conf line 2: [general] dial_options: ',' at position 2 is not a Dial option letter"),
+        ("[general]\ncallerid_prefix = 99x\n".into(),
+         "res_cluster.conf line 2: [general] callerid_prefix: '99x' is not a prefix of at most 20 digits, *, # or +"),
+        ("[general]\nfallback_on = chanunavail, answer\n".into(),
+         "res_cluster.conf line 2: [general] fallback_on: 'answer' is not one of chanunavail, congestion, busy, noanswer"),
+        ("[general]\nfallback_on = busy,BUSY\n".into(),
+         "res_cluster.conf line 2: [general] fallback_on: 'BUSY' is listed twice"),
+        ("[general]\nstrategy = random\n".into(),
+         "res_cluster.conf line 2: [general] strategy: 'random' is not a strategy; use sequential or parallel"),
+        ("[general]\npeer_timeout = 0.05\n".into(),
+         "res_cluster.conf line 2: [general] peer_timeout: '0.05' is too short; the least is 0.1 s"),
+        ("[general]\nholddown = 0.5\n".into(),
+         "res_cluster.conf line 2: [general] holddown: '0.5' is too short; the least is 1 s"),
+        ("[general]\nring_timeout = 20\nring_timeout = 30\n".into(),
+         "res_cluster.conf line 3: [general] ring_timeout: set twice (first on line 2); keep one"),
+        ("[general]\nring_timout = 20\n".into(),
+         "res_cluster.conf line 2: [general] ring_timout: unknown key; [general] takes node_name, local_dial, ring_timeout, dial_options, callerid_prefix, fallback_on, strategy, peer_timeout, holddown"),
+        ("[node2]\ndial = PJSIP/${EXTEN}@cluster-node2\n".into(),
+         "res_cluster.conf line 2: [node2] type: missing; every section but [general] is a peer and needs type = peer"),
+        ("[node2]\ntype = friend\ndial = PJSIP/${EXTEN}@n2\n".into(),
+         "res_cluster.conf line 2: [node2] type: 'friend' is not a section type; use type = peer"),
+        ("[node2]\ntype = peer\n".into(),
+         "res_cluster.conf line 2: [node2] dial: missing; e.g. dial = PJSIP/${EXTEN}@cluster-node2"),
+        ("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}\n".into(),
+         "res_cluster.conf line 2: [node2] endpoint: missing; dial 'PJSIP/${EXTEN}' names no PJSIP endpoint to take it from; set endpoint"),
+        ("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@n2\nendpoint = a/b\n".into(),
+         "res_cluster.conf line 4: [node2] endpoint: 'a/b' is not a PJSIP endpoint name"),
+        ("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@n2\ncontext = x\n".into(),
+         "res_cluster.conf line 4: [node2] context: unknown key; peer sections take type, dial, endpoint"),
+        ("[node1]\ntype = peer\ndial = PJSIP/${EXTEN}@n1\n".into(),
+         "res_cluster.conf line 2: [node1] 'node1' is this node's own node_name; a node is not its own peer"),
+        (format!("{peer}{peer}"),
+         "res_cluster.conf line 5: [node2] section appears twice; merge the two"),
+        (format!("{peer}[node3]\ntype = peer\ndial = PJSIP/${{EXTEN}}@other\nendpoint = cluster-node2\n"),
+         "res_cluster.conf line 7: [node3] endpoint: endpoint 'cluster-node2' already belongs to peer [node2]; each peer needs its own"),
+        ("[bad peer]\ntype = peer\ndial = PJSIP/${EXTEN}@x\n".into(),
+         "res_cluster.conf line 2: [bad peer] section name 'bad peer' is not a node name (1 to 64 letters, digits, '_', '.', '-')"),
+        ("node_name = x\n".into(),
+         "res_cluster.conf line 1: 'node_name' comes before any [section]"),
+        ("[general\n".into(),
+         "res_cluster.conf line 1: '[general' opens a section but never closes it"),
+        ("[general]\njust some words\n".into(),
+         "res_cluster.conf line 2: [general] 'just some words' is neither 'key = value' nor '[section]'"),
+        ("[general]\n= 5\n".into(),
+         "res_cluster.conf line 2: [general] a value with no key"),
+        ("[]\n".into(),
+         "res_cluster.conf line 1: empty section name"),
+        ("[general](base)\n".into(),
+         "res_cluster.conf line 1: '(base)': section inheritance is read only by Asterisk's own parser"),
+        ("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@${PEER}\n".into(),
+         "res_cluster.conf line 3: [node2] dial: 'PJSIP/${EXTEN}@${PEER}': only ${EXTEN} is substituted; remove the other '$'"),
+    ];
+    assert!(cases.len() >= 20);
+    for (text, expected) in cases {
+        match load(&text) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(e) => assert_eq!(e.to_string(), expected, "for:\n{text}"),
+        }
+    }
+}
+
+#[test]
+fn an_error_under_include_names_the_included_file() {
+    let raw = RawConfig {
+        file: "res_cluster.conf".into(),
+        sections: vec![RawSection {
+            name: "general".into(),
+            template: false,
+            entries: vec![RawEntry { key: "strategy".into(), value: "x".into(), file: "cluster-extra.conf".into(), line: 7 }],
+        }],
+    };
+    let e = build(&raw, &defaults()).unwrap_err();
+    assert_eq!(e.to_string(), "cluster-extra.conf line 7: [general] strategy: 'x' is not a strategy; use sequential or parallel");
+}
+
+#[test]
+fn comments_and_escaped_semicolons() {
+    let c = load("[general] ; main\nnode_name = a ; trailing\ndial_options = U(x\\;y)\n").unwrap();
+    assert_eq!(c.node_name, "a");
+    assert_eq!(c.dial_options.to_string(), "U(x;y)");
+}

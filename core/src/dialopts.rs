@@ -1,0 +1,131 @@
+//! Dial's option string ("rt", "U(sub^arg)b(ctx^s^1)"): checked, and edited
+//! where ClusterDial adds its own pre-dial handler to peer legs.
+
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct DialOption {
+    letter: char,
+    /// The text between the parentheses, without them.
+    arg: Option<String>,
+}
+
+/// A well-formed Dial option string.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DialOptions {
+    items: Vec<DialOption>,
+}
+
+impl DialOptions {
+    /// Accepts letters, each optionally followed by a parenthesised argument
+    /// (nested parentheses allowed). Anything else would be read by Dial as a
+    /// different argument or silently ignored, so it is refused.
+    pub fn parse(text: &str) -> Result<DialOptions, String> {
+        let mut items = Vec::new();
+        let mut chars = text.char_indices().peekable();
+        while let Some((pos, c)) = chars.next() {
+            if !c.is_ascii_alphabetic() {
+                return Err(format!("'{c}' at position {} is not a Dial option letter", pos + 1));
+            }
+            let mut arg = None;
+            if let Some(&(open, '(')) = chars.peek() {
+                chars.next();
+                let mut depth = 1;
+                let mut value = String::new();
+                loop {
+                    match chars.next() {
+                        None => return Err(format!("option '{c}': '(' at position {} is never closed", open + 1)),
+                        Some((_, '(')) => {
+                            depth += 1;
+                            value.push('(');
+                        }
+                        Some((_, ')')) => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                            value.push(')');
+                        }
+                        Some((at, ch)) if ch.is_control() => {
+                            return Err(format!("option '{c}': control character at position {}", at + 1))
+                        }
+                        Some((_, ch)) => value.push(ch),
+                    }
+                }
+                arg = Some(value);
+            }
+            items.push(DialOption { letter: c, arg });
+        }
+        Ok(DialOptions { items })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn has(&self, letter: char) -> bool {
+        self.items.iter().any(|o| o.letter == letter)
+    }
+
+    /// The same options without any `letter`.
+    pub fn without(&self, letter: char) -> DialOptions {
+        DialOptions { items: self.items.iter().filter(|o| o.letter != letter).cloned().collect() }
+    }
+
+    /// The same options plus `letter(arg)` at the end.
+    pub fn with(&self, letter: char, arg: &str) -> DialOptions {
+        let mut items = self.items.clone();
+        items.push(DialOption { letter, arg: Some(arg.to_string()) });
+        DialOptions { items }
+    }
+}
+
+impl fmt::Display for DialOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for o in &self.items {
+            write!(f, "{}", o.letter)?;
+            if let Some(arg) = &o.arg {
+                write!(f, "({arg})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_well_formed_strings() {
+        for s in ["", "rt", "tTr", "U(sub^a^b)", "b(ctx^s^1(x^y))rt", "L(60000:30000)", "D(:1)"] {
+            assert_eq!(DialOptions::parse(s).unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn refuses_what_dial_would_misread() {
+        let cases = [
+            ("r,t", "',' at position 2"),
+            ("r t", "' ' at position 2"),
+            ("U(sub", "never closed"),
+            ("b(x(y)", "never closed"),
+            ("(x)", "'(' at position 1"),
+            ("r)", "')' at position 2"),
+            ("9", "'9' at position 1"),
+            ("U(a\nb)", "control character"),
+        ];
+        for (input, expected) in cases {
+            let err = DialOptions::parse(input).unwrap_err();
+            assert!(err.contains(expected), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn edits_one_option_and_keeps_the_rest() {
+        let o = DialOptions::parse("rb(mine^s^1)t").unwrap();
+        assert!(o.has('b'));
+        assert_eq!(o.without('b').to_string(), "rt");
+        assert_eq!(o.without('b').with('b', "ctx^s^1(a^b)").to_string(), "rtb(ctx^s^1(a^b))");
+    }
+}

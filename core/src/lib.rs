@@ -1,0 +1,19 @@
+//! The pure core: every decision res_cluster makes, with no Asterisk types.
+//!
+//! The module's FFI shell reads
+//! facts out of Asterisk, hands them to this core, and carries out what comes
+//! back. Everything here is tested with `cargo test` alone.
+
+pub mod args;
+pub mod callerid;
+pub mod channel_name;
+pub mod config;
+pub mod dialopts;
+pub mod health;
+pub mod origin;
+pub mod peer_leg;
+pub mod plan;
+pub mod seconds;
+pub mod stats;
+pub mod status;
+pub mod template;

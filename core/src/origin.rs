@@ -1,0 +1,113 @@
+//! Where a call came from: a phone, a configured peer, or something that says
+//! it was forwarded. This is the loop check and the trust rule in one place.
+
+use super::channel_name;
+use super::config::ClusterConfig;
+
+/// Facts about the calling channel, read by the shell.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Arrival {
+    pub channel_name: String,
+    /// The value of the hop header on the incoming INVITE, if any.
+    pub hop_header: Option<String>,
+    /// The FROM_CLUSTER channel variable (the recipe's loop marker).
+    pub from_cluster: Option<String>,
+    pub caller_number: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// An ordinary caller: its call may go to the peers.
+    Phone,
+    /// Arrived on a configured peer's endpoint: a cluster call, and trusted
+    /// (its caller number loses the prefix).
+    Peer { name: String },
+    /// Marked as forwarded (hop header or FROM_CLUSTER=1) but not from a
+    /// configured peer: never forwarded again, never trusted.
+    Marked { marker: &'static str },
+}
+
+impl Origin {
+    pub fn classify(config: &ClusterConfig, arrival: &Arrival) -> Origin {
+        let endpoint = channel_name::pjsip_endpoint(&arrival.channel_name);
+        if let Some(peer) = endpoint.and_then(|ep| config.peer_by_endpoint(ep)) {
+            return Origin::Peer { name: peer.name.clone() };
+        }
+        if arrival.hop_header.as_deref().is_some_and(|h| !h.trim().is_empty()) {
+            return Origin::Marked { marker: "hop header" };
+        }
+        if arrival.from_cluster.as_deref().map(str::trim) == Some("1") {
+            return Origin::Marked { marker: "FROM_CLUSTER=1" };
+        }
+        Origin::Phone
+    }
+
+    /// A cluster call is dialled on this node's phones only.
+    pub fn is_cluster_call(&self) -> bool {
+        !matches!(self, Origin::Phone)
+    }
+
+    pub fn trusted_peer(&self) -> Option<&str> {
+        match self {
+            Origin::Peer { name } => Some(name),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{build, parse_text, Defaults};
+
+    fn config() -> ClusterConfig {
+        let text = "[general]\nnode_name = node1\n[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n";
+        build(&parse_text("f", text).unwrap(), &Defaults::default()).unwrap()
+    }
+
+    fn arrival(channel: &str) -> Arrival {
+        Arrival { channel_name: channel.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn a_call_on_a_peer_endpoint_is_a_trusted_cluster_call() {
+        let o = Origin::classify(&config(), &arrival("PJSIP/cluster-node2-00000003"));
+        assert_eq!(o, Origin::Peer { name: "node2".into() });
+        assert!(o.is_cluster_call());
+        assert_eq!(o.trusted_peer(), Some("node2"));
+    }
+
+    #[test]
+    fn a_phone_is_not_a_cluster_call_whatever_its_number() {
+        let mut a = arrival("PJSIP/101-00000001");
+        a.caller_number = Some("9999101".into());
+        let o = Origin::classify(&config(), &a);
+        assert_eq!(o, Origin::Phone);
+        assert!(!o.is_cluster_call());
+    }
+
+    #[test]
+    fn markers_stop_forwarding_but_earn_no_trust() {
+        let mut a = arrival("PJSIP/101-00000001");
+        a.hop_header = Some("node3".into());
+        let o = Origin::classify(&config(), &a);
+        assert_eq!(o, Origin::Marked { marker: "hop header" });
+        assert!(o.is_cluster_call());
+        assert_eq!(o.trusted_peer(), None);
+
+        let mut a = arrival("PJSIP/101-00000001");
+        a.from_cluster = Some("1".into());
+        assert_eq!(Origin::classify(&config(), &a), Origin::Marked { marker: "FROM_CLUSTER=1" });
+
+        let mut a = arrival("PJSIP/101-00000001");
+        a.from_cluster = Some("0".into());
+        a.hop_header = Some("".into());
+        assert_eq!(Origin::classify(&config(), &a), Origin::Phone);
+    }
+
+    #[test]
+    fn a_look_alike_endpoint_is_not_a_peer() {
+        assert_eq!(Origin::classify(&config(), &arrival("PJSIP/cluster-node2x-00000003")), Origin::Phone);
+        assert_eq!(Origin::classify(&config(), &arrival("Local/cluster-node2@x-00000001;2")), Origin::Phone);
+    }
+}

@@ -1,0 +1,348 @@
+//! One ClusterDial call, as a sequence of actions for the shell to carry out.
+//!
+//! The shell asks `next()` what to do, does it through Asterisk, and reports
+//! back with `record()`; the plan never touches Asterisk itself. In order:
+//! restore the caller's number if a peer prefixed it, dial this node's phones,
+//! then (for an ordinary caller whose local attempt failed with a status in
+//! `fallback_on`) the peers that health allows, one by one or all at once.
+
+use std::sync::Arc;
+
+use super::args::{self, ArgError, CallArgs};
+use super::callerid;
+use super::config::{ClusterConfig, Peer, Strategy};
+use super::dialopts::DialOptions;
+use super::origin::{Arrival, Origin};
+use super::peer_leg;
+use super::status::DialStatus;
+
+/// Lets the plan ask whether a peer may be tried now, without knowing how.
+pub trait PeerGate {
+    fn try_peer(&mut self, peer: &Peer) -> bool;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Local,
+    /// Peer names, in the order dialled.
+    Peers(Vec<String>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialRequest {
+    pub target: Target,
+    /// The whole argument string for Dial.
+    pub app_data: String,
+}
+
+/// What the shell saw of one Dial.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DialResult {
+    /// DIALSTATUS as Dial left it.
+    pub status: Option<DialStatus>,
+    /// What Dial returned (-1: the caller is gone, or the bridged call ended).
+    pub dial_rc: i32,
+    pub caller_hung_up: bool,
+    pub elapsed_ms: u64,
+    /// PJSIP endpoints of this Dial's legs that got any SIP response.
+    pub responded: Vec<String>,
+    /// PJSIP endpoint of the leg that answered.
+    pub answered_endpoint: Option<String>,
+}
+
+/// What a Dial taught about a peer's health.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observation {
+    Responded { peer: String },
+    Silent { peer: String, waited_ms: u64 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Put this number back as the calling channel's caller number.
+    SetCallerNumber(String),
+    Dial(DialRequest),
+    Finish(Outcome),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// For CLUSTERSTATUS.
+    pub status: DialStatus,
+    /// For CLUSTERNODE: the node whose phone answered.
+    pub node: Option<String>,
+    /// What ClusterDial returns to the PBX: 0 goes on with the dialplan.
+    pub return_code: i32,
+    /// A call from a peer that no phone here took is ended by ClusterDial,
+    /// with the cause that tells the forwarding node why.
+    pub hangup_cause: Option<i32>,
+    pub invalid: Option<ArgError>,
+    pub answered_locally: bool,
+    pub answered_by_peer: bool,
+    pub forwarded: bool,
+    /// A cluster call that would have been forwarded had it been a phone's.
+    pub loop_refused: bool,
+    /// One line for the verbose log.
+    pub summary: String,
+}
+
+impl Outcome {
+    fn new(status: DialStatus, summary: String) -> Outcome {
+        Outcome {
+            status: status.for_cluster(),
+            node: None,
+            return_code: 0,
+            hangup_cause: None,
+            invalid: None,
+            answered_locally: false,
+            answered_by_peer: false,
+            forwarded: false,
+            loop_refused: false,
+            summary,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum State {
+    Start,
+    DialLocal,
+    AwaitLocal,
+    /// Forwarding: the peers not tried yet, by index into the config.
+    Forward(Vec<usize>),
+    AwaitPeers { dialled: Vec<usize>, rest: Vec<usize> },
+    Finished(Outcome),
+}
+
+pub struct CallPlan {
+    config: Arc<ClusterConfig>,
+    origin: Origin,
+    args: Option<CallArgs>,
+    arrival: Arrival,
+    state: State,
+    /// The most telling status so far.
+    best: Option<DialStatus>,
+    forwarded: bool,
+    observations: Vec<Observation>,
+}
+
+impl CallPlan {
+    pub fn new(config: Arc<ClusterConfig>, data: &str, arrival: Arrival) -> CallPlan {
+        let origin = Origin::classify(&config, &arrival);
+        let (args, state) = match args::parse(data) {
+            Ok(a) => (Some(a), State::Start),
+            Err(e) => {
+                let mut o = Outcome::new(DialStatus::InvalidArgs, format!("invalid arguments '{data}': {e}; nothing dialled"));
+                o.invalid = Some(e);
+                (None, State::Finished(o))
+            }
+        };
+        CallPlan { config, origin, args, arrival, state, best: None, forwarded: false, observations: Vec::new() }
+    }
+
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    pub fn exten(&self) -> Option<&str> {
+        self.args.as_ref().map(|a| a.exten.as_str())
+    }
+
+    /// What the shell should do now.
+    pub fn next(&mut self, gate: &mut dyn PeerGate) -> Action {
+        loop {
+            match std::mem::replace(&mut self.state, State::Start) {
+                State::Start => {
+                    self.state = State::DialLocal;
+                    if let Some(number) = self.restored_number() {
+                        return Action::SetCallerNumber(number);
+                    }
+                }
+                State::DialLocal => {
+                    self.state = State::AwaitLocal;
+                    return Action::Dial(self.local_request());
+                }
+                State::Forward(mut rest) => {
+                    let mut dialled = Vec::new();
+                    while !rest.is_empty() {
+                        let i = rest.remove(0);
+                        if gate.try_peer(&self.config.peers[i]) {
+                            dialled.push(i);
+                            if self.config.strategy == Strategy::Sequential {
+                                break;
+                            }
+                        }
+                    }
+                    if dialled.is_empty() {
+                        let status = self.best.unwrap_or(DialStatus::ChanUnavail);
+                        let what = if self.forwarded { "no other peer to try" } else { "no peer is available" };
+                        self.finish(Outcome::new(status, format!("{what}; {status}")));
+                        continue;
+                    }
+                    self.forwarded = true;
+                    let request = self.peer_request(&dialled);
+                    self.state = State::AwaitPeers { dialled, rest };
+                    return Action::Dial(request);
+                }
+                State::Finished(outcome) => {
+                    self.state = State::Finished(outcome.clone());
+                    return Action::Finish(outcome);
+                }
+                waiting @ (State::AwaitLocal | State::AwaitPeers { .. }) => {
+                    // The shell asked again without recording the Dial: a bug
+                    // in the shell, answered without dialling anything more.
+                    self.state = waiting;
+                    return Action::Finish(Outcome::new(DialStatus::Congestion, "internal: no Dial result recorded".into()));
+                }
+            }
+        }
+    }
+
+    /// Takes in the result of the Dial last asked for.
+    pub fn record(&mut self, result: DialResult) {
+        match std::mem::replace(&mut self.state, State::Start) {
+            State::AwaitLocal => self.record_local(result),
+            State::AwaitPeers { dialled, rest } => self.record_peers(result, dialled, rest),
+            other => self.state = other,
+        }
+    }
+
+    /// What this call taught about the peers, since the last call to this.
+    pub fn take_observations(&mut self) -> Vec<Observation> {
+        std::mem::take(&mut self.observations)
+    }
+
+    fn record_local(&mut self, r: DialResult) {
+        let status = r.status.unwrap_or(DialStatus::ChanUnavail);
+        let node = &self.config.node_name;
+        if r.caller_hung_up {
+            let mut o = Outcome::new(DialStatus::Cancel, "caller hung up".into());
+            o.return_code = -1;
+            return self.finish(o);
+        }
+        if status == DialStatus::Answer {
+            let mut o = Outcome::new(DialStatus::Answer, format!("answered on this node ({node})"));
+            o.node = Some(node.clone());
+            o.return_code = r.dial_rc;
+            o.answered_locally = true;
+            return self.finish(o);
+        }
+        self.best = Some(status);
+        let falls_back = self.config.falls_back_on(status);
+        if self.origin.is_cluster_call() {
+            let from = match &self.origin {
+                Origin::Peer { name } => format!("from peer {name}"),
+                Origin::Marked { marker } => format!("marked by {marker}"),
+                Origin::Phone => unreachable!(),
+            };
+            let mut o = Outcome::new(status, format!("cluster call ({from}): {status} here; not forwarded again"));
+            o.hangup_cause = Some(status.hangup_cause());
+            o.return_code = -1;
+            o.loop_refused = falls_back;
+            return self.finish(o);
+        }
+        if falls_back && !self.config.peers.is_empty() {
+            self.state = State::Forward((0..self.config.peers.len()).collect());
+        } else {
+            let why = if falls_back { "no peers configured" } else { "not in fallback_on" };
+            self.finish(Outcome::new(status, format!("{status} on this node; {why}")));
+        }
+    }
+
+    fn record_peers(&mut self, r: DialResult, dialled: Vec<usize>, rest: Vec<usize>) {
+        let config = Arc::clone(&self.config);
+        let peers: Vec<&Peer> = dialled.iter().map(|&i| &config.peers[i]).collect();
+        let silence_limit = config.peer_timeout.millis().saturating_sub(20);
+        for p in &peers {
+            if r.responded.iter().any(|ep| p.owns_leg(ep)) {
+                self.observations.push(Observation::Responded { peer: p.name.clone() });
+            } else if r.elapsed_ms >= silence_limit {
+                self.observations.push(Observation::Silent { peer: p.name.clone(), waited_ms: r.elapsed_ms });
+            }
+        }
+        let status = r.status.unwrap_or(DialStatus::ChanUnavail);
+        let names: Vec<&str> = peers.iter().map(|p| p.name.as_str()).collect();
+        if r.caller_hung_up {
+            let mut o = Outcome::new(DialStatus::Cancel, format!("caller hung up while {} rang", names.join(", ")));
+            o.return_code = -1;
+            o.forwarded = true;
+            return self.finish(o);
+        }
+        if status == DialStatus::Answer {
+            let winner = match peers.as_slice() {
+                [only] => Some(*only),
+                _ => r.answered_endpoint.as_deref().and_then(|ep| peers.iter().copied().find(|p| p.owns_leg(ep))),
+            };
+            let node = winner.map(|p| p.name.clone());
+            let mut o = Outcome::new(
+                DialStatus::Answer,
+                format!("answered on peer {}", node.as_deref().unwrap_or("(unknown)")),
+            );
+            o.node = node;
+            o.return_code = r.dial_rc;
+            o.answered_by_peer = true;
+            o.forwarded = true;
+            return self.finish(o);
+        }
+        self.best = Some(match self.best {
+            Some(b) if b.weight() >= status.weight() => b,
+            _ => status,
+        });
+        let try_next = matches!(status, DialStatus::ChanUnavail | DialStatus::Congestion) && !rest.is_empty();
+        if try_next {
+            self.state = State::Forward(rest);
+        } else {
+            let best = self.best.unwrap_or(status);
+            let mut o = Outcome::new(best, format!("{status} from {}; {best}", names.join(", ")));
+            o.forwarded = true;
+            self.finish(o);
+        }
+    }
+
+    fn finish(&mut self, mut outcome: Outcome) {
+        outcome.forwarded |= self.forwarded;
+        self.state = State::Finished(outcome);
+    }
+
+    /// The caller number to restore on a call that a configured peer prefixed.
+    fn restored_number(&self) -> Option<String> {
+        self.origin.trusted_peer()?;
+        let number = self.arrival.caller_number.as_deref()?;
+        callerid::strip_prefix(&self.config.callerid_prefix, number)
+    }
+
+    fn local_request(&self) -> DialRequest {
+        let args = self.args.as_ref().expect("a plan with invalid arguments never dials");
+        let timeout = args.timeout.unwrap_or(self.config.ring_timeout);
+        let options = args.options.clone().unwrap_or_else(|| self.config.dial_options.clone());
+        let dial = self.config.local_dial.render(&args.exten);
+        DialRequest { target: Target::Local, app_data: dial_data(&dial, &timeout.to_string(), &options) }
+    }
+
+    fn peer_request(&self, dialled: &[usize]) -> DialRequest {
+        let args = self.args.as_ref().expect("a plan with invalid arguments never dials");
+        let c = &self.config;
+        let timeout = args.timeout.unwrap_or(c.ring_timeout);
+        let base = args.options.clone().unwrap_or_else(|| c.dial_options.clone());
+        // Dial takes one pre-dial handler; on peer legs it must be ours.
+        let options = base.without('b').with('b', &peer_leg::predial_option(&c.node_name, &c.callerid_prefix));
+        let peers: Vec<&Peer> = dialled.iter().map(|&i| &c.peers[i]).collect();
+        let dial: Vec<String> = peers.iter().map(|p| p.dial.render(&args.exten)).collect();
+        DialRequest {
+            target: Target::Peers(peers.iter().map(|p| p.name.clone()).collect()),
+            app_data: dial_data(&dial.join("&"), &format!("{timeout}^{}", c.peer_timeout), &options),
+        }
+    }
+}
+
+/// Dial's argument string: destinations, timeout, and options when there are any.
+fn dial_data(destinations: &str, timeout: &str, options: &DialOptions) -> String {
+    if options.is_empty() {
+        format!("{destinations},{timeout}")
+    } else {
+        format!("{destinations},{timeout},{options}")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,270 @@
+use super::*;
+use crate::config::{build, parse_text, Defaults};
+
+const PEER_LEG: &str = "b(res_cluster-peer-leg^s^1(node1^9999))";
+
+fn config(extra_general: &str, peers: &[&str]) -> Arc<ClusterConfig> {
+    let mut text = format!("[general]\nnode_name = node1\n{extra_general}\n");
+    for p in peers {
+        text.push_str(&format!("[{p}]\ntype = peer\ndial = PJSIP/${{EXTEN}}@cluster-{p}\n"));
+    }
+    Arc::new(build(&parse_text("t", &text).unwrap(), &Defaults::default()).unwrap())
+}
+
+fn phone() -> Arrival {
+    Arrival { channel_name: "PJSIP/200-00000001".into(), caller_number: Some("200".into()), ..Default::default() }
+}
+
+fn from_peer(peer: &str, number: &str) -> Arrival {
+    Arrival { channel_name: format!("PJSIP/cluster-{peer}-00000002"), caller_number: Some(number.into()), ..Default::default() }
+}
+
+/// Lets every peer through, or only those listed.
+struct Gate(Option<Vec<&'static str>>);
+
+impl PeerGate for Gate {
+    fn try_peer(&mut self, peer: &Peer) -> bool {
+        self.0.as_ref().map_or(true, |allowed| allowed.contains(&peer.name.as_str()))
+    }
+}
+
+fn result(status: DialStatus) -> DialResult {
+    DialResult { status: Some(status), elapsed_ms: 5, ..Default::default() }
+}
+
+fn expect_dial(plan: &mut CallPlan, gate: &mut Gate) -> DialRequest {
+    match plan.next(gate) {
+        Action::Dial(r) => r,
+        other => panic!("expected a Dial, got {other:?}"),
+    }
+}
+
+fn expect_finish(plan: &mut CallPlan, gate: &mut Gate) -> Outcome {
+    match plan.next(gate) {
+        Action::Finish(o) => o,
+        other => panic!("expected the end, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_local_phone_answers_and_nothing_is_forwarded() {
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
+    let mut gate = Gate(None);
+    let r = expect_dial(&mut plan, &mut gate);
+    assert_eq!(r, DialRequest { target: Target::Local, app_data: "PJSIP/101,20".into() });
+    plan.record(DialResult { dial_rc: -1, ..result(DialStatus::Answer) });
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!((o.status, o.node.as_deref(), o.return_code), (DialStatus::Answer, Some("node1"), -1));
+    assert!(o.answered_locally && !o.forwarded);
+}
+
+#[test]
+fn an_absent_phone_is_found_on_the_peer() {
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
+    let mut gate = Gate(None);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let r = expect_dial(&mut plan, &mut gate);
+    assert_eq!(r.target, Target::Peers(vec!["node2".into()]));
+    assert_eq!(r.app_data, format!("PJSIP/101@cluster-node2,20^1,{PEER_LEG}"));
+    plan.record(DialResult { responded: vec!["cluster-node2".into()], ..result(DialStatus::Answer) });
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!((o.status, o.node.as_deref()), (DialStatus::Answer, Some("node2")));
+    assert!(o.forwarded && o.answered_by_peer);
+    assert_eq!(plan.take_observations(), vec![Observation::Responded { peer: "node2".into() }]);
+}
+
+#[test]
+fn a_phone_nowhere_ends_chanunavail_after_one_forward() {
+    let mut plan = CallPlan::new(config("", &["node2"]), "555", phone());
+    let mut gate = Gate(None);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    expect_dial(&mut plan, &mut gate);
+    plan.record(DialResult { responded: vec!["cluster-node2".into()], ..result(DialStatus::ChanUnavail) });
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!((o.status, o.node, o.return_code), (DialStatus::ChanUnavail, None, 0));
+    assert!(o.forwarded);
+}
+
+#[test]
+fn a_call_from_a_peer_loses_the_prefix_and_is_never_sent_back() {
+    let mut plan = CallPlan::new(config("", &["node2"]), "555", from_peer("node2", "9999200"));
+    let mut gate = Gate(None);
+    assert_eq!(plan.next(&mut gate), Action::SetCallerNumber("200".into()));
+    assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Local);
+    plan.record(result(DialStatus::ChanUnavail));
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!(o.status, DialStatus::ChanUnavail);
+    assert_eq!((o.return_code, o.hangup_cause), (-1, Some(3)));
+    assert!(o.loop_refused && !o.forwarded);
+}
+
+#[test]
+fn a_peer_call_without_the_prefix_keeps_its_number() {
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", from_peer("node2", "200"));
+    assert!(matches!(plan.next(&mut Gate(None)), Action::Dial(_)));
+}
+
+#[test]
+fn markers_stop_forwarding_without_touching_the_number() {
+    for arrival in [
+        Arrival { hop_header: Some("node3".into()), caller_number: Some("9999200".into()), ..phone() },
+        Arrival { from_cluster: Some("1".into()), caller_number: Some("9999200".into()), ..phone() },
+    ] {
+        let mut plan = CallPlan::new(config("", &["node2"]), "101", arrival);
+        let mut gate = Gate(None);
+        assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Local);
+        plan.record(result(DialStatus::ChanUnavail));
+        let o = expect_finish(&mut plan, &mut gate);
+        assert!(!o.forwarded && o.loop_refused);
+        assert_eq!(o.hangup_cause, Some(3));
+    }
+}
+
+#[test]
+fn a_phone_dressed_as_a_cluster_call_is_forwarded_like_any_other() {
+    let arrival = Arrival { caller_number: Some("9999200".into()), ..phone() };
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", arrival);
+    let mut gate = Gate(None);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    assert!(matches!(expect_dial(&mut plan, &mut gate).target, Target::Peers(_)));
+}
+
+#[test]
+fn busy_and_no_answer_stay_local_by_default() {
+    for status in [DialStatus::Busy, DialStatus::NoAnswer] {
+        let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
+        let mut gate = Gate(None);
+        expect_dial(&mut plan, &mut gate);
+        plan.record(result(status));
+        let o = expect_finish(&mut plan, &mut gate);
+        assert_eq!((o.status, o.forwarded, o.return_code), (status, false, 0));
+    }
+}
+
+#[test]
+fn fallback_on_can_behave_like_the_recipe() {
+    let mut plan = CallPlan::new(config("fallback_on = chanunavail,congestion,busy,noanswer", &["node2"]), "101", phone());
+    let mut gate = Gate(None);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::Busy));
+    assert!(matches!(expect_dial(&mut plan, &mut gate).target, Target::Peers(_)));
+}
+
+#[test]
+fn bad_arguments_dial_nothing() {
+    for data in ["", "101&PJSIP/102", "101@cluster-node2", "101/sip:102@127.0.20.102", "101,x", "101,5,r("] {
+        let mut plan = CallPlan::new(config("", &["node2"]), data, phone());
+        let o = expect_finish(&mut plan, &mut Gate(None));
+        assert_eq!(o.status, DialStatus::InvalidArgs, "{data}");
+        assert_eq!(o.return_code, 0);
+        assert!(o.invalid.is_some());
+        assert!(o.summary.contains("nothing dialled"));
+    }
+}
+
+#[test]
+fn timeout_and_options_arguments_override_the_configuration() {
+    let c = config("ring_timeout = 30\ndial_options = rt", &["node2"]);
+    let mut plan = CallPlan::new(Arc::clone(&c), "101", phone());
+    let mut gate = Gate(None);
+    assert_eq!(expect_dial(&mut plan, &mut gate).app_data, "PJSIP/101,30,rt");
+    plan.record(result(DialStatus::ChanUnavail));
+    assert_eq!(expect_dial(&mut plan, &mut gate).app_data, format!("PJSIP/101@cluster-node2,30^1,rt{PEER_LEG}"));
+
+    let mut plan = CallPlan::new(c, "101,7.5,tb(mine^s^1)", phone());
+    assert_eq!(expect_dial(&mut plan, &mut gate).app_data, "PJSIP/101,7.5,tb(mine^s^1)");
+    plan.record(result(DialStatus::ChanUnavail));
+    assert_eq!(expect_dial(&mut plan, &mut gate).app_data, format!("PJSIP/101@cluster-node2,7.5^1,t{PEER_LEG}"));
+}
+
+#[test]
+fn sequential_skips_peers_the_gate_refuses_and_learns_from_silence() {
+    let mut plan = CallPlan::new(config("", &["node2", "node3", "node4"]), "101", phone());
+    let mut gate = Gate(Some(vec!["node3", "node4"]));
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Peers(vec!["node3".into()]));
+    plan.record(DialResult { elapsed_ms: 1_001, ..result(DialStatus::ChanUnavail) });
+    assert_eq!(plan.take_observations(), vec![Observation::Silent { peer: "node3".into(), waited_ms: 1_001 }]);
+    assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Peers(vec!["node4".into()]));
+    plan.record(DialResult { responded: vec!["cluster-node4".into()], ..result(DialStatus::Busy) });
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!(o.status, DialStatus::Busy, "a busy phone found outweighs the misses");
+}
+
+#[test]
+fn a_quick_failure_says_nothing_about_health() {
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
+    let mut gate = Gate(None);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    expect_dial(&mut plan, &mut gate);
+    plan.record(DialResult { elapsed_ms: 3, ..result(DialStatus::ChanUnavail) });
+    assert!(plan.take_observations().is_empty());
+}
+
+#[test]
+fn parallel_rings_every_live_peer_in_one_dial() {
+    let mut plan = CallPlan::new(config("strategy = parallel", &["node2", "node3", "node4"]), "101", phone());
+    let mut gate = Gate(Some(vec!["node2", "node4"]));
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let r = expect_dial(&mut plan, &mut gate);
+    assert_eq!(r.target, Target::Peers(vec!["node2".into(), "node4".into()]));
+    assert_eq!(r.app_data, format!("PJSIP/101@cluster-node2&PJSIP/101@cluster-node4,20^1,{PEER_LEG}"));
+    plan.record(DialResult {
+        responded: vec!["cluster-node4".into()],
+        answered_endpoint: Some("cluster-node4".into()),
+        elapsed_ms: 1_500,
+        ..result(DialStatus::Answer)
+    });
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!(o.node.as_deref(), Some("node4"));
+    assert_eq!(
+        plan.take_observations(),
+        vec![Observation::Silent { peer: "node2".into(), waited_ms: 1_500 }, Observation::Responded { peer: "node4".into() }]
+    );
+}
+
+#[test]
+fn no_live_peer_ends_the_call_at_once() {
+    let mut plan = CallPlan::new(config("", &["node2", "node3"]), "101", phone());
+    let mut gate = Gate(Some(vec![]));
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!(o.status, DialStatus::ChanUnavail);
+    assert!(!o.forwarded);
+    assert!(o.summary.contains("no peer is available"));
+}
+
+#[test]
+fn a_caller_who_hangs_up_ends_everything() {
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
+    let mut gate = Gate(None);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(DialResult { caller_hung_up: true, dial_rc: -1, ..result(DialStatus::Cancel) });
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!((o.status, o.return_code), (DialStatus::Cancel, -1));
+}
+
+#[test]
+fn an_empty_prefix_still_marks_the_hop() {
+    let mut plan = CallPlan::new(config("callerid_prefix =", &["node2"]), "101", phone());
+    let mut gate = Gate(None);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    assert!(expect_dial(&mut plan, &mut gate).app_data.ends_with("b(res_cluster-peer-leg^s^1(node1^))"));
+}
+
+#[test]
+fn asking_twice_without_a_result_dials_nothing_more() {
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
+    let mut gate = Gate(None);
+    expect_dial(&mut plan, &mut gate);
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!(o.status, DialStatus::Congestion);
+}
