@@ -24,6 +24,8 @@ pub struct RawEntry {
     /// The file it came from (differs from the main file under #include).
     pub file: String,
     pub line: u32,
+    /// Copied from a template: the section's own setting of the key wins.
+    pub inherited: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -329,10 +331,14 @@ impl<'a> Section<'a> {
     fn new(config: &'a RawConfig, raw: &'a RawSection) -> Result<Section<'a>, ConfigError> {
         let mut section = Section { file: &config.file, raw, keys: HashMap::new() };
         for entry in &raw.entries {
-            if let Some(first) = section.keys.get(entry.key.as_str()) {
-                return Err(section.error(Some(entry), format!("set twice (first on line {}); keep one", first.line)));
+            match section.keys.get(entry.key.as_str()) {
+                Some(first) if !first.inherited => {
+                    return Err(section.error(Some(entry), format!("set twice (first on line {}); keep one", first.line)))
+                }
+                _ => {
+                    section.keys.insert(entry.key.as_str(), entry);
+                }
             }
-            section.keys.insert(entry.key.as_str(), entry);
         }
         Ok(section)
     }

@@ -13,6 +13,7 @@ pub mod health;
 pub mod origin;
 pub mod peer_leg;
 pub mod plan;
+pub mod report;
 pub mod seconds;
 pub mod stats;
 pub mod status;

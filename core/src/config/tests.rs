@@ -178,7 +178,13 @@ fn an_error_under_include_names_the_included_file() {
         sections: vec![RawSection {
             name: "general".into(),
             template: false,
-            entries: vec![RawEntry { key: "strategy".into(), value: "x".into(), file: "cluster-extra.conf".into(), line: 7 }],
+            entries: vec![RawEntry {
+                key: "strategy".into(),
+                value: "x".into(),
+                file: "cluster-extra.conf".into(),
+                line: 7,
+                inherited: false,
+            }],
         }],
     };
     let e = build(&raw, &defaults()).unwrap_err();
@@ -190,4 +196,29 @@ fn comments_and_escaped_semicolons() {
     let c = load("[general] ; main\nnode_name = a ; trailing\ndial_options = U(x\\;y)\n").unwrap();
     assert_eq!(c.node_name, "a");
     assert_eq!(c.dial_options.to_string(), "U(x;y)");
+}
+
+#[test]
+fn a_sections_own_key_overrides_its_templates() {
+    let entry = |key: &str, value: &str, line, inherited| RawEntry {
+        key: key.into(),
+        value: value.into(),
+        file: "res_cluster.conf".into(),
+        line,
+        inherited,
+    };
+    let raw = RawConfig {
+        file: "res_cluster.conf".into(),
+        sections: vec![RawSection {
+            name: "node2".into(),
+            template: false,
+            entries: vec![
+                entry("type", "peer", 2, true),
+                entry("dial", "PJSIP/${EXTEN}@tmpl", 3, true),
+                entry("dial", "PJSIP/${EXTEN}@own", 6, false),
+            ],
+        }],
+    };
+    let c = build(&raw, &defaults()).unwrap();
+    assert_eq!(c.peers[0].endpoint, "own");
 }

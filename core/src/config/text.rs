@@ -50,7 +50,13 @@ pub fn parse_text(file: &str, text: &str) -> Result<RawConfig, ConfigError> {
             return Err(err(format!("'{key}' comes before any [section]")));
         }
         let section = config.sections.last_mut().expect("checked above");
-        section.entries.push(RawEntry { key: key.to_string(), value: value.trim().to_string(), file: file.to_string(), line });
+        section.entries.push(RawEntry {
+            key: key.to_string(),
+            value: value.trim().to_string(),
+            file: file.to_string(),
+            line,
+            inherited: false,
+        });
     }
     Ok(config)
 }

@@ -1,0 +1,66 @@
+/*
+ * res_cluster -- C side of the Rust module.
+ *
+ * Copyright (C) 2026, the res_cluster authors
+ *
+ * This program is free software, distributed under the terms of
+ * the GNU General Public License Version 2. See COPYING.
+ *
+ * Asterisk exposes part of its API only as C macros (they capture __FILE__,
+ * the module's self pointer, or expand to compound statements). Rust cannot
+ * call a macro, so each one it needs gets a one-line function here. Nothing
+ * else lives in C.
+ */
+#ifndef RES_CLUSTER_SHIM_H
+#define RES_CLUSTER_SHIM_H
+
+/* Included after asterisk.h and asterisk/module.h. */
+#include <stddef.h>
+
+struct ast_channel;
+struct ast_module;
+struct ast_cli_entry;
+struct ast_context;
+
+/* Entry points implemented in Rust and named in AST_MODULE_INFO. */
+enum ast_module_load_result res_cluster_load(void);
+int res_cluster_unload(void);
+int res_cluster_reload(void);
+
+/* AST_MODULE_SELF */
+struct ast_module *res_cluster_self(void);
+
+/* ast_log(level, ...) and ast_verb(level, ...), message already formatted. */
+void res_cluster_log(int level, const char *file, int line, const char *function, const char *message);
+void res_cluster_verb(int level, const char *message);
+
+/* ast_channel_lock / ast_channel_unlock */
+void res_cluster_channel_lock(struct ast_channel *chan);
+void res_cluster_channel_unlock(struct ast_channel *chan);
+
+/* Copies the comma-separated names of the channels that left a cause in
+ * chan's dialed-causes table (ast_str in, plain string out; locks chan).
+ * Returns the length copied, or -1 when the table is empty. */
+int res_cluster_dialed_causes(struct ast_channel *chan, char *buf, size_t len);
+
+/* ast_add_extension2 with ast_strdup'd data freed by ast_free_ptr. */
+int res_cluster_add_priority(struct ast_context *con, const char *exten, int priority,
+	const char *app, const char *data, const char *registrar);
+
+/* ao2_ref(obj, delta) */
+int res_cluster_ao2_ref(void *obj, int delta);
+
+/* ast_register_application_xml: the application's documentation comes from
+ * the XML installed next to the module. */
+int res_cluster_register_application(const char *name, int (*execute)(struct ast_channel *, const char *));
+
+/* ast_cli_register_multiple */
+int res_cluster_cli_register(struct ast_cli_entry *entries, int count);
+
+/* ast_cli(fd, "%s", text) */
+void res_cluster_cli_print(int fd, const char *text);
+
+/* manager_event(EVENT_FLAG_SYSTEM, event, "%s", body) */
+int res_cluster_manager_event(const char *event, const char *body);
+
+#endif

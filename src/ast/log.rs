@@ -1,0 +1,41 @@
+//! Asterisk's logger, for messages already formatted in Rust.
+
+use super::sys;
+use super::text::cstring;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Level {
+    Error,
+    Warning,
+}
+
+impl Level {
+    fn raw(self) -> i32 {
+        (match self {
+            Level::Error => sys::__LOG_ERROR,
+            Level::Warning => sys::__LOG_WARNING,
+        }) as i32
+    }
+}
+
+pub fn log(level: Level, file: &str, line: u32, function: &str, message: &str) {
+    let (file, function, message) = (cstring(file), cstring(function), cstring(message));
+    // SAFETY: all three are valid NUL-terminated strings that outlive the
+    // call; the shim passes the message through "%s", so no format string
+    // from us is ever interpreted.
+    unsafe { sys::res_cluster_log(level.raw(), file.as_ptr(), line as i32, function.as_ptr(), message.as_ptr()) }
+}
+
+/// A verbose message, shown at `level` and above (`core set verbose`).
+pub fn verbose(level: i32, message: &str) {
+    let message = cstring(message);
+    // SAFETY: a valid NUL-terminated string, printed through "%s".
+    unsafe { sys::res_cluster_verb(level, message.as_ptr()) }
+}
+
+#[macro_export]
+macro_rules! ast_log {
+    ($level:ident, $($arg:tt)*) => {
+        $crate::ast::log::log($crate::ast::log::Level::$level, file!(), line!(), module_path!(), &format!($($arg)*))
+    };
+}

@@ -1,0 +1,166 @@
+//! The ClusterDial application: reads the call's facts, follows the core's
+//! plan, and carries each step out through Asterisk's own Dial.
+
+use std::collections::HashSet;
+use std::os::raw::{c_char, c_int};
+use std::sync::Arc;
+use std::time::Instant;
+
+use res_cluster_core::channel_name::pjsip_endpoint;
+use res_cluster_core::config::{ClusterConfig, Peer};
+use res_cluster_core::health::Qualify;
+use res_cluster_core::origin::Arrival;
+use res_cluster_core::peer_leg::HOP_HEADER;
+use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Observation, Outcome, PeerGate};
+use res_cluster_core::status::DialStatus;
+
+use crate::ast::channel::Channel;
+use crate::ast::devstate::{self, Reach};
+use crate::ast::{guard, log, RawChannel};
+use crate::ast_log;
+use crate::runtime::{announce, now, Runtime};
+
+pub const APP: &str = "ClusterDial";
+
+/// Asterisk's entry point for the application.
+///
+/// # Safety
+/// Called by the PBX with the channel it runs the application on and the
+/// application's argument string (or NULL).
+pub unsafe extern "C" fn execute(chan: *mut RawChannel, data: *const c_char) -> c_int {
+    guard::entry(APP, -1, || {
+        // SAFETY: the PBX passes the live channel it is running; `channel`
+        // does not outlive this call.
+        let Some(channel) = (unsafe { Channel::from_app(chan) }) else {
+            return -1;
+        };
+        // SAFETY: data is NULL or the NUL-terminated argument string.
+        let data = unsafe { crate::ast::text_arg(data) };
+        run(&channel, &data)
+    })
+}
+
+fn run(chan: &Channel, data: &str) -> c_int {
+    #[cfg(feature = "fault-injection")]
+    if data.starts_with("panic") {
+        panic!("fault injection: panic in ClusterDial");
+    }
+    let Some(runtime) = Runtime::current() else {
+        ast_log!(Error, "{APP}: res_cluster is not loaded");
+        return -1;
+    };
+    let config = runtime.config();
+    let mut plan = CallPlan::new(Arc::clone(&config), data, arrival(chan));
+    let mut gate = HealthGate { runtime: &runtime, config: &config };
+    loop {
+        match plan.next(&mut gate) {
+            Action::SetCallerNumber(number) => chan.set_caller_number(&number),
+            Action::Dial(request) => {
+                let result = dial(chan, &request);
+                plan.record(result);
+                learn(&runtime, &config, plan.take_observations());
+            }
+            Action::Finish(outcome) => return finish(chan, &runtime, plan.exten(), data, outcome),
+        }
+    }
+}
+
+fn arrival(chan: &Channel) -> Arrival {
+    let channel_name = chan.name();
+    // Only a PJSIP channel has SIP headers to read; asking another kind would
+    // make the function log an error on every call.
+    let hop_header = if pjsip_endpoint(&channel_name).is_some() {
+        chan.read_function(&format!("PJSIP_HEADER(read,{HOP_HEADER})"))
+    } else {
+        None
+    };
+    Arrival { channel_name, hop_header, from_cluster: chan.var("FROM_CLUSTER"), caller_number: chan.caller_number() }
+}
+
+fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
+    log::verbose(3, &format!("{APP}: {:?} -> Dial({})", request.target, request.app_data));
+    let before: HashSet<String> = chan.dialed_cause_channels().into_iter().collect();
+    let started = Instant::now();
+    let rc = match chan.exec("Dial", &request.app_data) {
+        Ok(rc) => rc,
+        Err(e) => {
+            ast_log!(Error, "{APP}: cannot dial: {e}");
+            return DialResult { status: Some(DialStatus::Congestion), ..DialResult::default() };
+        }
+    };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let status = chan.var("DIALSTATUS").and_then(|s| DialStatus::parse(&s));
+    let new_legs: Vec<String> = chan.dialed_cause_channels().into_iter().filter(|leg| !before.contains(leg)).collect();
+    for leg in &new_legs {
+        let cause = chan.dialed_cause(leg).unwrap_or_default();
+        log::verbose(4, &format!("{APP}: {leg} answered {cause}"));
+    }
+    let responded = new_legs.iter().filter_map(|leg| pjsip_endpoint(leg).map(str::to_string)).collect();
+    let answered_endpoint = (status == Some(DialStatus::Answer))
+        .then(|| chan.var("DIALEDPEERNAME"))
+        .flatten()
+        .and_then(|name| pjsip_endpoint(&name).map(str::to_string));
+    let caller_hung_up = status != Some(DialStatus::Answer) && (rc != 0 || status == Some(DialStatus::Cancel));
+    DialResult { status, dial_rc: rc, caller_hung_up, elapsed_ms, responded, answered_endpoint }
+}
+
+fn finish(chan: &Channel, runtime: &Runtime, exten: Option<&str>, data: &str, outcome: Outcome) -> c_int {
+    if let Some(e) = &outcome.invalid {
+        ast_log!(Warning, "{APP}({data}) on {}: {e}; nothing dialled", chan.name());
+        chan.set_var("DIALSTATUS", DialStatus::InvalidArgs.as_str());
+    }
+    chan.set_var("CLUSTERSTATUS", outcome.status.as_str());
+    chan.set_var("CLUSTERNODE", outcome.node.as_deref().unwrap_or(""));
+    if let Some(cause) = outcome.hangup_cause {
+        chan.set_hangup_cause(cause);
+    }
+    log::verbose(3, &format!("{APP}({}): {}", exten.unwrap_or(data), outcome.summary));
+    runtime.counters().record(&outcome);
+    outcome.return_code
+}
+
+/// Asks peer health, refreshed from qualify, whether a call may try a peer.
+struct HealthGate<'a> {
+    runtime: &'a Runtime,
+    config: &'a ClusterConfig,
+}
+
+impl PeerGate for HealthGate<'_> {
+    fn try_peer(&mut self, peer: &Peer) -> bool {
+        let qualify = match devstate::reach(&peer.device()) {
+            Reach::Reachable => Qualify::Reachable,
+            Reach::Unreachable => Qualify::Unreachable,
+            Reach::Unknown => Qualify::Unknown,
+        };
+        let at = now();
+        let (change, usable) = {
+            let mut health = self.runtime.health();
+            let change = health.note_qualify(&peer.name, qualify, at);
+            (change, health.try_peer(&peer.name, self.config.holddown.millis(), at))
+        };
+        if let Some(c) = change {
+            announce(&c);
+        }
+        if !usable {
+            log::verbose(3, &format!("{APP}: skipping peer {}: down", peer.name));
+        }
+        usable
+    }
+}
+
+fn learn(runtime: &Runtime, config: &ClusterConfig, observations: Vec<Observation>) {
+    let at = now();
+    let changes: Vec<_> = {
+        let mut health = runtime.health();
+        observations
+            .iter()
+            .filter_map(|o| match o {
+                Observation::Responded { peer } => health.note_response(peer, at),
+                Observation::Silent { peer, waited_ms } => {
+                    health.note_no_response(peer, *waited_ms, config.holddown.millis(), at)
+                }
+            })
+            .collect()
+    };
+    changes.iter().for_each(announce);
+}

@@ -1,0 +1,138 @@
+//! Load, unload and reload: what Asterisk's loader calls.
+//!
+//! Load reads and checks the configuration before it registers anything, so
+//! a bad file declines the module cleanly; unload takes things down in the
+//! reverse order of load.
+
+use std::os::raw::c_int;
+use std::sync::Mutex;
+
+use res_cluster_core::config::{self, ClusterConfig, Defaults, FILE_NAME};
+use res_cluster_core::peer_leg;
+
+use crate::ast::cli::Commands;
+use crate::ast::config::{host_name, load, system_name, config_dir, Loaded};
+use crate::ast::{app, dialplan, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
+use crate::runtime::{lock, Runtime};
+use crate::{ast_log, clusterdial, commands};
+
+/// What load registered, for unload to take down.
+struct Registered {
+    commands: Commands,
+}
+
+static REGISTERED: Mutex<Option<Registered>> = Mutex::new(None);
+
+#[no_mangle]
+pub extern "C" fn res_cluster_load() -> LoadResult {
+    guard::entry("res_cluster load", LOAD_DECLINE, || match load_module() {
+        Ok(()) => LOAD_SUCCESS,
+        Err(why) => {
+            ast_log!(Error, "res_cluster not loaded: {why}");
+            LOAD_DECLINE
+        }
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn res_cluster_unload() -> c_int {
+    guard::entry("res_cluster unload", -1, || {
+        unload_module();
+        0
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn res_cluster_reload() -> c_int {
+    guard::entry("res_cluster reload", -1, reload_module)
+}
+
+fn load_module() -> Result<(), String> {
+    #[cfg(feature = "fault-injection")]
+    if std::env::var_os("RES_CLUSTER_PANIC_ON_LOAD").is_some() {
+        panic!("fault injection: panic in load");
+    }
+    let config = read_config(false)?.ok_or("configuration unchanged on first load")?;
+    let summary = describe("loaded", &config);
+
+    // Each step pushes its undo; a failure undoes the earlier steps, newest first.
+    let mut undo: Vec<fn()> = Vec::new();
+    let result = (|| {
+        Runtime::start(config);
+        undo.push(Runtime::stop);
+        dialplan::install(peer_leg::CONTEXT, peer_leg::EXTEN, &peer_leg::handler_priorities())?;
+        undo.push(|| dialplan::remove(peer_leg::CONTEXT));
+        app::register(clusterdial::APP, clusterdial::execute)?;
+        undo.push(|| app::unregister(clusterdial::APP));
+        Commands::register(commands::entries())
+    })();
+    match result {
+        Ok(commands) => {
+            *lock(&REGISTERED) = Some(Registered { commands });
+            crate::ast::log::verbose(2, &summary);
+            Ok(())
+        }
+        Err(e) => {
+            undo.into_iter().rev().for_each(|f| f());
+            Err(e)
+        }
+    }
+}
+
+fn unload_module() {
+    let registered = lock(&REGISTERED).take();
+    if let Some(Registered { commands }) = registered {
+        drop(commands);
+    }
+    app::unregister(clusterdial::APP);
+    dialplan::remove(peer_leg::CONTEXT);
+    Runtime::stop();
+}
+
+fn reload_module() -> c_int {
+    let Some(runtime) = Runtime::current() else {
+        return -1;
+    };
+    match read_config(true) {
+        Ok(Some(config)) => {
+            crate::ast::log::verbose(2, &describe("reloaded", &config));
+            runtime.replace_config(config);
+            0
+        }
+        Ok(None) => 0,
+        Err(why) => {
+            ast_log!(Error, "res_cluster: {why}; the running configuration stays in force");
+            -1
+        }
+    }
+}
+
+/// Ok(None): unchanged since the last load.
+fn read_config(only_if_changed: bool) -> Result<Option<ClusterConfig>, String> {
+    let raw = match load(FILE_NAME, only_if_changed) {
+        Loaded::Config(raw) => raw,
+        Loaded::Unchanged => return Ok(None),
+        Loaded::Missing => {
+            return Err(format!(
+                "{}/{FILE_NAME} not found; install it (make samples, or copy res_cluster.conf.sample)",
+                config_dir()
+            ))
+        }
+        Loaded::Invalid => return Err(format!("{FILE_NAME} could not be parsed (Asterisk logged where)")),
+    };
+    let defaults = Defaults { system_name: system_name(), host_name: host_name() };
+    config::build(&raw, &defaults).map(Some).map_err(|e| e.to_string())
+}
+
+fn describe(what: &str, c: &ClusterConfig) -> String {
+    let peers: Vec<&str> = c.peers.iter().map(|p| p.name.as_str()).collect();
+    format!(
+            "res_cluster {what}: node {}, {} peer(s) [{}], strategy {} (built against {}, build options {})",
+            c.node_name,
+            peers.len(),
+            peers.join(", "),
+            c.strategy.as_str(),
+            env!("RES_CLUSTER_HEADERS"),
+        env!("RES_CLUSTER_BUILDOPT_SUM"),
+    )
+}

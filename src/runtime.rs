@@ -1,0 +1,88 @@
+//! What a loaded res_cluster holds between calls: the configuration in force,
+//! peer health and the counters. Calls take a reference when they start, so a
+//! reload changes new calls only.
+
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use once_cell::sync::Lazy;
+use res_cluster_core::config::ClusterConfig;
+use res_cluster_core::health::{HealthTable, Now, StateChange};
+use res_cluster_core::stats::Counters;
+
+use crate::ast::{log, manager};
+
+pub struct Runtime {
+    config: RwLock<Arc<ClusterConfig>>,
+    health: Mutex<HealthTable>,
+    counters: Mutex<Counters>,
+}
+
+static CURRENT: Lazy<RwLock<Option<Arc<Runtime>>>> = Lazy::new(|| RwLock::new(None));
+static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
+
+/// Both clocks, read once.
+pub fn now() -> Now {
+    let wall_s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    Now { mono_ms: EPOCH.elapsed().as_millis() as u64, wall_s }
+}
+
+/// Locks even a mutex a panicking call left poisoned: every value behind
+/// these locks is consistent between statements.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Runtime {
+    pub fn start(config: ClusterConfig) -> Arc<Runtime> {
+        let mut health = HealthTable::default();
+        health.sync_peers(config.peers.iter().map(|p| p.name.as_str()), now());
+        let runtime = Arc::new(Runtime {
+            config: RwLock::new(Arc::new(config)),
+            health: Mutex::new(health),
+            counters: Mutex::new(Counters::default()),
+        });
+        *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&runtime));
+        runtime
+    }
+
+    pub fn stop() {
+        CURRENT.write().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    pub fn current() -> Option<Arc<Runtime>> {
+        CURRENT.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn config(&self) -> Arc<ClusterConfig> {
+        Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Puts a new configuration in force for calls that start from now on.
+    pub fn replace_config(&self, config: ClusterConfig) {
+        lock(&self.health).sync_peers(config.peers.iter().map(|p| p.name.as_str()), now());
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+    }
+
+    pub fn health(&self) -> MutexGuard<'_, HealthTable> {
+        lock(&self.health)
+    }
+
+    pub fn counters(&self) -> MutexGuard<'_, Counters> {
+        lock(&self.counters)
+    }
+}
+
+/// Tells the administrator (log and AMI) that a peer changed state.
+pub fn announce(change: &StateChange) {
+    log::verbose(2, &format!("res_cluster: peer {} is {} ({}), was {}", change.peer, change.to, change.reason, change.from));
+    manager::event(
+        "ClusterPeerStatus",
+        &[
+            ("Peer", &change.peer),
+            ("PeerStatus", change.to.as_str()),
+            ("Previous", change.from.as_str()),
+            ("Cause", &change.reason),
+        ],
+    );
+}

@@ -1,0 +1,118 @@
+/*
+ * res_cluster -- module registration and macro wrappers.
+ *
+ * Copyright (C) 2026, the res_cluster authors
+ *
+ * This program is free software, distributed under the terms of
+ * the GNU General Public License Version 2. See COPYING.
+ *
+ * The module's logic is in Rust. This file holds what only C can express:
+ * AST_MODULE_INFO (a static struct plus constructor/destructor that register
+ * the module with the loader), the self symbol, and one-line wrappers for the
+ * macros listed in res_cluster_shim.h.
+ */
+
+#define AST_MODULE "res_cluster"
+#define AST_MODULE_SELF_SYM __res_cluster_module_self
+
+#include <asterisk.h>
+#include <asterisk/module.h>
+#include <asterisk/logger.h>
+#include <asterisk/channel.h>
+#include <asterisk/pbx.h>
+#include <asterisk/cli.h>
+#include <asterisk/manager.h>
+#include <asterisk/astobj2.h>
+#include <asterisk/strings.h>
+#include <asterisk/utils.h>
+
+#include "res_cluster_shim.h"
+
+struct ast_module *res_cluster_self(void)
+{
+	return AST_MODULE_SELF;
+}
+
+void res_cluster_log(int level, const char *file, int line, const char *function, const char *message)
+{
+	ast_log(level, file, line, function, "%s\n", message);
+}
+
+void res_cluster_verb(int level, const char *message)
+{
+	ast_verb(level, "%s\n", message);
+}
+
+void res_cluster_channel_lock(struct ast_channel *chan)
+{
+	ast_channel_lock(chan);
+}
+
+void res_cluster_channel_unlock(struct ast_channel *chan)
+{
+	ast_channel_unlock(chan);
+}
+
+int res_cluster_dialed_causes(struct ast_channel *chan, char *buf, size_t len)
+{
+	struct ast_str *names;
+	int copied = -1;
+
+	ast_channel_lock(chan);
+	names = ast_channel_dialed_causes_channels(chan);
+	ast_channel_unlock(chan);
+	if (names) {
+		if (ast_str_strlen(names) && len) {
+			ast_copy_string(buf, ast_str_buffer(names), len);
+			copied = strlen(buf);
+		}
+		ast_free(names);
+	}
+	return copied;
+}
+
+int res_cluster_add_priority(struct ast_context *con, const char *exten, int priority,
+	const char *app, const char *data, const char *registrar)
+{
+	return ast_add_extension2(con, 1, exten, priority, NULL, NULL, app,
+		ast_strdup(data), ast_free_ptr, registrar, NULL, 0);
+}
+
+int res_cluster_ao2_ref(void *obj, int delta)
+{
+	return ao2_ref(obj, delta);
+}
+
+int res_cluster_register_application(const char *name, int (*execute)(struct ast_channel *, const char *))
+{
+	return ast_register_application_xml(name, execute);
+}
+
+int res_cluster_cli_register(struct ast_cli_entry *entries, int count)
+{
+	return ast_cli_register_multiple(entries, count);
+}
+
+void res_cluster_cli_print(int fd, const char *text)
+{
+	ast_cli(fd, "%s", text);
+}
+
+int res_cluster_manager_event(const char *event, const char *body)
+{
+	return manager_event(EVENT_FLAG_SYSTEM, event, "%s", body);
+}
+
+/* The loader checks the key and the build-option sum before calling load;
+ * both come from the headers this file was compiled against. Loading after
+ * app_dial and app_stack (the Dial and Gosub that ClusterDial drives) is
+ * required; the PJSIP modules are ordered first when present. */
+AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "Cluster dialling across redundant Asterisk nodes",
+	.support_level = AST_MODULE_SUPPORT_EXTENDED,
+	.load = res_cluster_load,
+	.unload = res_cluster_unload,
+	.reload = res_cluster_reload,
+	.load_pri = AST_MODPRI_DEFAULT,
+	.requires = "app_dial,app_stack",
+	.optional_modules = "chan_pjsip,res_pjsip,res_pjsip_header_funcs,func_callerid",
+);

@@ -1,0 +1,30 @@
+//! Test harness: real Asterisk nodes from the sandbox, SIPp phones and
+//! callers, all on loopback, all killed when dropped.
+#![allow(dead_code, unused_imports)]
+
+pub mod net;
+pub mod node;
+pub mod sandbox;
+pub mod sipp;
+
+pub use net::Net;
+pub use node::{CallRecord, Node, NodeSpec};
+pub use sipp::{call, Behaviour, CallOptions, CallReport, Phone};
+
+use std::time::Duration;
+
+/// Starts nodes 1..=n, each listing every other as a peer, with `tune`
+/// applied to each spec first.
+pub fn cluster(net: &Net, n: u8, tune: impl Fn(&mut NodeSpec)) -> Vec<Node> {
+    (1..=n)
+        .map(|i| {
+            let peers: Vec<u8> = (1..=n).filter(|&p| p != i).collect();
+            let mut spec = NodeSpec::new(i, &peers);
+            tune(&mut spec);
+            spec
+        })
+        .map(|spec| Node::start(net, &spec))
+        .collect()
+}
+
+pub const SECOND: Duration = Duration::from_secs(1);

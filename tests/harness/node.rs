@@ -1,0 +1,430 @@
+//! A real Asterisk node, started from the sandbox with its own configuration
+//! directory, killed (and its files removed) when dropped.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use super::net::Net;
+use super::sandbox::{module_path, sandbox, Sandbox};
+
+/// Extensions every node knows as phone endpoints (where they register decides where they ring).
+pub const PHONES: [&str; 3] = ["101", "102", "103"];
+/// Caller endpoints, identified by the From user.
+pub const CALLERS: [&str; 2] = ["200", "201"];
+
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    pub index: u8,
+    /// Indexes of the nodes this one lists as peers, in order.
+    pub peers: Vec<u8>,
+    /// Extra lines for res_cluster.conf's [general].
+    pub general: String,
+    /// Replaces the whole generated res_cluster.conf.
+    pub res_cluster_conf: Option<String>,
+    /// qualify_frequency on the peers' AORs (0: off).
+    pub qualify_s: u32,
+    /// Load res_cluster.so at start-up.
+    pub load_module: bool,
+    pub fault_injection: bool,
+    pub env: Vec<(String, String)>,
+    /// Extra dialplan lines appended to [phones].
+    pub dialplan: String,
+}
+
+impl NodeSpec {
+    pub fn new(index: u8, peers: &[u8]) -> NodeSpec {
+        NodeSpec {
+            index,
+            peers: peers.to_vec(),
+            general: String::new(),
+            res_cluster_conf: None,
+            qualify_s: 0,
+            load_module: true,
+            fault_injection: false,
+            env: Vec::new(),
+            dialplan: String::new(),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        format!("node{}", self.index)
+    }
+}
+
+pub struct Node {
+    pub name: String,
+    pub index: u8,
+    pub ip: String,
+    /// The node's directory as Asterisk (inside the chroot) sees it.
+    inside: String,
+    host_dir: PathBuf,
+    child: Child,
+    sandbox: &'static Sandbox,
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+impl Node {
+    pub fn start(net: &Net, spec: &NodeSpec) -> Node {
+        let sandbox = sandbox();
+        let name = spec.name();
+        let inside = format!(
+            "/tmp/res_cluster-tests/{}-{}/{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst),
+            name
+        );
+        let host_dir = sandbox.host_path(&inside);
+        let _ = fs::remove_dir_all(&host_dir);
+        for d in ["etc", "modules", "run", "log", "spool", "db", "keys", "cache"] {
+            fs::create_dir_all(host_dir.join(d)).expect("create node directory");
+        }
+        link_modules(sandbox, &host_dir.join("modules"));
+        fs::copy(module_path(spec.fault_injection), host_dir.join("modules/res_cluster.so")).expect("copy res_cluster.so");
+        let ip = net.node(spec.index);
+        write_configs(net, spec, &inside, &host_dir.join("etc"), &ip);
+
+        let console = fs::File::create(host_dir.join("console.out")).expect("console file");
+        let child = Command::new("chroot")
+            .arg(&sandbox.root)
+            .args(["/usr/sbin/asterisk", "-f", "-C"])
+            .arg(format!("{inside}/etc/asterisk.conf"))
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(console.try_clone().expect("dup"))
+            .stderr(console)
+            .spawn()
+            .expect("start asterisk");
+        let mut node = Node { name, index: spec.index, ip, inside, host_dir, child, sandbox };
+        node.wait_booted();
+        node
+    }
+
+    fn wait_booted(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited during start-up ({status}):\n{}", self.name, self.console());
+            }
+            let out = self.cli_raw("core waitfullybooted");
+            if out.as_ref().map(|o| o.contains("fully booted")).unwrap_or(false) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{} did not boot:\n{}", self.name, self.console());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn cli_raw(&self, command: &str) -> Option<String> {
+        let out = Command::new("chroot")
+            .arg(&self.sandbox.root)
+            .args(["/usr/sbin/asterisk", "-C"])
+            .arg(format!("{}/etc/asterisk.conf", self.inside))
+            .args(["-rx", command])
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Runs a CLI command on the node and returns its output.
+    pub fn cli(&self, command: &str) -> String {
+        self.cli_raw(command).unwrap_or_else(|| panic!("{}: CLI '{command}' failed", self.name))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the Asterisk process is still alive.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on the pid of our own child process.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    pub fn console(&self) -> String {
+        fs::read_to_string(self.host_dir.join("console.out")).unwrap_or_default()
+    }
+
+    /// The node's messages log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.host_dir.join("log/messages.log")).unwrap_or_default()
+    }
+
+    /// Waits until the log has a line containing `needle`; returns whether it did.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.log().contains(needle) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// The RESULT lines the test dialplan logs when a call ends, parsed.
+    pub fn results(&self) -> Vec<CallRecord> {
+        self.log().lines().filter_map(CallRecord::parse).collect()
+    }
+
+    /// Waits for the `n`th RESULT line.
+    pub fn wait_results(&self, n: usize, timeout: Duration) -> Vec<CallRecord> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let r = self.results();
+            if r.len() >= n || Instant::now() >= deadline {
+                return r;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Replaces a file in the node's configuration directory.
+    pub fn write_config(&self, name: &str, text: &str) {
+        fs::write(self.host_dir.join("etc").join(name), text).expect("write config");
+    }
+
+    /// Counts of open file descriptors and threads of the Asterisk process.
+    pub fn fds_and_threads(&self) -> (usize, usize) {
+        let pid = self.child.id();
+        let fds = fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
+        let threads = fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.count()).unwrap_or(0);
+        (fds, threads)
+    }
+
+    /// Resident memory in kB.
+    pub fn rss_kb(&self) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// CPU time (user + system) the process has used, in milliseconds.
+    pub fn cpu_ms(&self) -> u64 {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the ')'.
+        let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+            + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        ticks * 1000 / hz
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("{}: kept for inspection at {}", self.name, self.host_dir.display());
+        } else {
+            let _ = fs::remove_dir_all(self.host_dir.parent().unwrap_or(&self.host_dir));
+        }
+    }
+}
+
+/// One RESULT line: how a call through ClusterDial ended on one node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallRecord {
+    pub chan: String,
+    pub exten: String,
+    pub cluster: String,
+    pub dial: String,
+    pub node: String,
+    pub cid: String,
+    pub after: String,
+}
+
+impl CallRecord {
+    fn parse(line: &str) -> Option<CallRecord> {
+        let rest = line.split_once("RESULT ")?.1;
+        let mut r = CallRecord::default();
+        for field in rest.split(' ') {
+            let (k, v) = field.split_once('=')?;
+            let v = v.to_string();
+            match k {
+                "chan" => r.chan = v,
+                "exten" => r.exten = v,
+                "cluster" => r.cluster = v,
+                "dial" => r.dial = v,
+                "node" => r.node = v,
+                "cid" => r.cid = v,
+                "after" => r.after = v,
+                _ => {}
+            }
+        }
+        Some(r)
+    }
+
+    /// Whether the call came in from a peer node.
+    pub fn from_peer(&self) -> bool {
+        self.chan.starts_with("PJSIP/cluster-")
+    }
+}
+
+fn link_modules(sandbox: &Sandbox, dir: &std::path::Path) {
+    let system = sandbox.host_path(Sandbox::MODULE_DIR);
+    for entry in fs::read_dir(&system).expect("sandbox modules") {
+        let name = entry.expect("module entry").file_name();
+        let target = format!("{}/{}", Sandbox::MODULE_DIR, name.to_string_lossy());
+        std::os::unix::fs::symlink(target, dir.join(&name)).expect("link module");
+    }
+}
+
+const MODULES: [&str; 27] = [
+    "res_sorcery_config.so",
+    "res_sorcery_memory.so",
+    "res_sorcery_astdb.so",
+    "res_pjproject.so",
+    "res_rtp_asterisk.so",
+    "res_pjsip.so",
+    "res_pjsip_session.so",
+    "res_pjsip_pubsub.so",
+    "chan_pjsip.so",
+    "res_pjsip_registrar.so",
+    "res_pjsip_endpoint_identifier_ip.so",
+    "res_pjsip_endpoint_identifier_user.so",
+    "res_pjsip_sdp_rtp.so",
+    "res_pjsip_caller_id.so",
+    "res_pjsip_header_funcs.so",
+    "res_pjsip_outbound_registration.so",
+    "bridge_simple.so",
+    "bridge_native_rtp.so",
+    "app_dial.so",
+    "app_stack.so",
+    "app_verbose.so",
+    "app_echo.so",
+    "pbx_config.so",
+    "func_callerid.so",
+    "func_channel.so",
+    "func_hangupcause.so",
+    "codec_ulaw.so",
+];
+
+fn write_configs(net: &Net, spec: &NodeSpec, inside: &str, etc: &std::path::Path, ip: &str) {
+    let name = spec.name();
+    let files: Vec<(&str, String)> = vec![
+        ("asterisk.conf", asterisk_conf(inside, &name)),
+        ("modules.conf", modules_conf(spec.load_module)),
+        ("logger.conf", "[general]\ndateformat = %F %T.%3q\n[logfiles]\nmessages.log => notice,warning,error,verbose(4)\n".into()),
+        ("pjsip.conf", pjsip_conf(net, spec, ip)),
+        ("extensions.conf", extensions_conf(spec)),
+        ("manager.conf", format!("[general]\nenabled = yes\nport = 5038\nbindaddr = {ip}\n\n[test]\nsecret = test\nread = all\nwrite = all\n")),
+        ("rtp.conf", "[general]\nrtpstart = 10000\nrtpend = 40000\n".into()),
+        ("res_cluster.conf", spec.res_cluster_conf.clone().unwrap_or_else(|| res_cluster_conf(spec))),
+    ];
+    for (file, text) in files {
+        fs::write(etc.join(file), text).expect("write config");
+    }
+}
+
+fn asterisk_conf(inside: &str, name: &str) -> String {
+    format!(
+        "[directories]\nastetcdir => {inside}/etc\nastmoddir => {inside}/modules\nastvarlibdir => /var/lib/asterisk\n\
+         astdbdir => {inside}/db\nastkeydir => {inside}/keys\nastdatadir => /usr/share/asterisk\n\
+         astagidir => /usr/share/asterisk/agi-bin\nastspooldir => {inside}/spool\nastrundir => {inside}/run\n\
+         astlogdir => {inside}/log\nastcachedir => {inside}/cache\nastsbindir => /usr/sbin\n\n\
+         [options]\nsystemname = {name}\n"
+    )
+}
+
+fn modules_conf(load_module: bool) -> String {
+    let mut s = String::from("[modules]\nautoload = no\n");
+    for m in MODULES {
+        let _ = writeln!(s, "load = {m}");
+    }
+    if load_module {
+        s.push_str("load = res_cluster.so\n");
+    }
+    s
+}
+
+fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
+    let mut s = format!(
+        "[global]\ntype = global\nendpoint_identifier_order = ip,username\nuser_agent = res_cluster-test-{}\n\n\
+         [transport-udp]\ntype = transport\nprotocol = udp\nbind = {ip}:5060\n\n\
+         [endpoint-common](!)\ntype = endpoint\ncontext = phones\ndisallow = all\nallow = ulaw\ndirect_media = no\n\n\
+         [phone-aor](!)\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n\n",
+        spec.name()
+    );
+    for ext in PHONES.iter().chain(CALLERS.iter()) {
+        let _ = write!(s, "[{ext}](endpoint-common)\naors = {ext}\n\n[{ext}](phone-aor)\n\n");
+    }
+    // The peers' calls land in the same context as the phones': one
+    // ClusterDial line serves both.
+    for &p in &spec.peers {
+        let peer_ip = net.node(p);
+        let _ = write!(
+            s,
+            "[cluster-node{p}](endpoint-common)\naors = cluster-node{p}\n\n\
+             [cluster-node{p}]\ntype = aor\ncontact = sip:{peer_ip}:5060\nqualify_frequency = {q}\nqualify_timeout = 1.0\n\n\
+             [cluster-node{p}]\ntype = identify\nendpoint = cluster-node{p}\nmatch = {peer_ip}\n\n",
+            q = spec.qualify_s
+        );
+    }
+    s
+}
+
+fn res_cluster_conf(spec: &NodeSpec) -> String {
+    let mut s = format!("[general]\n{}\n", spec.general);
+    for &p in &spec.peers {
+        let _ = write!(s, "\n[node{p}]\ntype = peer\ndial = PJSIP/${{EXTEN}}@cluster-node{p}\nendpoint = cluster-node{p}\n");
+    }
+    s
+}
+
+/// `RESULT` lines come from the h extension, which runs however the call ended.
+fn extensions_conf(spec: &NodeSpec) -> String {
+    format!(
+        r#"[general]
+static = yes
+writeprotect = no
+
+[phones]
+exten => _X.,1,Set(CD_EXTEN=${{EXTEN}})
+ same => n,ClusterDial(${{EXTEN}})
+ same => n,Set(CD_AFTER=${{CALLERID(num)}})
+ same => n,Hangup()
+
+; the extension comes from a header the caller writes
+exten => inject,1,Set(CD_EXTEN=${{PJSIP_HEADER(read,X-Target)}})
+ same => n,ClusterDial(${{CD_EXTEN}})
+ same => n,Hangup()
+
+; a 3-second timeout argument
+exten => _short.,1,Set(CD_EXTEN=${{EXTEN:5}})
+ same => n,ClusterDial(${{CD_EXTEN}},3)
+ same => n,Hangup()
+
+; an options argument: f(888) sends 888 as the caller number
+exten => _fopt.,1,Set(CD_EXTEN=${{EXTEN:4}})
+ same => n,ClusterDial(${{CD_EXTEN}},,f(888))
+ same => n,Hangup()
+
+; a dialplan written for the recipe marks its calls with FROM_CLUSTER
+exten => _legacy.,1,Set(CD_EXTEN=${{EXTEN:6}})
+ same => n,Set(__FROM_CLUSTER=1)
+ same => n,ClusterDial(${{CD_EXTEN}})
+ same => n,Hangup()
+{extra}
+exten => h,1,Log(NOTICE,RESULT chan=${{CHANNEL}} exten=${{CD_EXTEN}} cluster=${{CLUSTERSTATUS}} dial=${{DIALSTATUS}} node=${{CLUSTERNODE}} cid=${{CALLERID(num)}} after=${{CD_AFTER}})
+"#,
+        extra = spec.dialplan
+    )
+}

@@ -1,0 +1,224 @@
+//! SIPp as phones (register, then answer / be busy / ring) and as callers.
+
+use std::fs;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use super::net::Net;
+use super::node::Node;
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(name)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join("res_cluster-tests");
+    fs::create_dir_all(&dir).expect("scratch dir");
+    dir.join(format!("{}-{}-{name}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst)))
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Behaviour {
+    Answer,
+    Busy,
+    /// Rings until the caller gives up.
+    Ring,
+}
+
+/// A SIPp phone registered on one node; killed when dropped.
+pub struct Phone {
+    pub exten: String,
+    pub ip: String,
+    child: Child,
+    trace: PathBuf,
+}
+
+impl Phone {
+    pub fn register(net: &Net, node: &Node, exten: &str, behaviour: Behaviour) -> Phone {
+        let ip = net.phone(exten);
+        let status = Command::new("sipp")
+            .args(["-sf"])
+            .arg(scenario("register.xml"))
+            .args(["-i", &ip, "-p", "5060", "-m", "1", "-s", exten, "-nostdin", "-timeout", "10"])
+            .arg(format!("{}:5060", node.ip))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run sipp (install sip-tester)");
+        assert!(status.success(), "phone {exten} could not register on {}", node.name);
+        let file = match behaviour {
+            Behaviour::Answer => "phone_answer.xml",
+            Behaviour::Busy => "phone_busy.xml",
+            Behaviour::Ring => "phone_ring.xml",
+        };
+        let trace = scratch(&format!("phone-{exten}.msg"));
+        let child = Command::new("sipp")
+            .arg("-sf")
+            .arg(scenario(file))
+            .args(["-i", &ip, "-p", "5060", "-nostdin", "-trace_msg", "-message_file"])
+            .arg(&trace)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sipp phone");
+        // Ready once SIPp holds the port.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while UdpSocket::bind((ip.as_str(), 5060)).is_ok() {
+            assert!(Instant::now() < deadline, "phone {exten} did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Phone { exten: exten.to_string(), ip, child, trace }
+    }
+
+    /// The INVITEs this phone received.
+    pub fn invites(&self) -> Vec<SipMessage> {
+        read_trace(&self.trace).into_iter().filter(|m| !m.sent && m.first_line.starts_with("INVITE ")).collect()
+    }
+
+    /// The caller numbers (From user) of the INVITEs received.
+    pub fn caller_numbers(&self) -> Vec<String> {
+        self.invites().iter().filter_map(|m| m.header("From").and_then(uri_user)).collect()
+    }
+}
+
+impl Drop for Phone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_file(&self.trace);
+    }
+}
+
+/// One SIP message out of SIPp's -trace_msg file.
+#[derive(Clone, Debug)]
+pub struct SipMessage {
+    pub at: f64,
+    pub sent: bool,
+    pub first_line: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl SipMessage {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The status code of a response.
+    pub fn code(&self) -> Option<u16> {
+        self.first_line.strip_prefix("SIP/2.0 ")?.split(' ').next()?.parse().ok()
+    }
+}
+
+/// The user part of a From/To value (`"Name" <sip:user@host>;tag=x`).
+pub fn uri_user(value: &str) -> Option<String> {
+    let uri = value.split_once("sip:")?.1;
+    let user = uri.split_once('@')?.0;
+    Some(user.to_string())
+}
+
+fn read_trace(path: &Path) -> Vec<SipMessage> {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let mut out = Vec::new();
+    for block in text.split("----------------------------------------------- ").skip(1) {
+        let mut lines = block.lines();
+        let stamp = lines.next().unwrap_or("");
+        let at = stamp.split_whitespace().nth(1).map(seconds_of_day).unwrap_or(0.0);
+        let direction = lines.next().unwrap_or("");
+        let sent = direction.contains("sent");
+        let mut lines = lines.skip_while(|l| l.trim().is_empty());
+        let first_line = lines.next().unwrap_or("").trim().to_string();
+        let headers = lines
+            .map(str::trim)
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+            .collect();
+        out.push(SipMessage { at, sent, first_line, headers });
+    }
+    out
+}
+
+fn seconds_of_day(hms: &str) -> f64 {
+    let mut parts = hms.split(':');
+    let h: f64 = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let m: f64 = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let s: f64 = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    h * 3600.0 + m * 60.0 + s
+}
+
+pub struct CallOptions {
+    /// Caller number (From user); also picks the caller endpoint.
+    pub caller: String,
+    /// Which caller address (.200 + n) to call from.
+    pub caller_slot: u8,
+    /// How long an answered call is held, in ms.
+    pub hold_ms: u32,
+    /// One extra header line, e.g. "X-Target: 101".
+    pub extra_header: String,
+    pub timeout_s: u32,
+}
+
+impl Default for CallOptions {
+    fn default() -> Self {
+        CallOptions {
+            caller: "200".into(),
+            caller_slot: 0,
+            hold_ms: 200,
+            extra_header: "X-Res-Cluster-Test: plain".into(),
+            timeout_s: 30,
+        }
+    }
+}
+
+/// What a caller saw of one call.
+#[derive(Clone, Debug)]
+pub struct CallReport {
+    /// The final response to the INVITE (200, 404, 486 ...), if any came.
+    pub final_code: Option<u16>,
+    /// INVITE out to that final response, in ms.
+    pub setup_ms: Option<f64>,
+    /// SIPp finished the scenario (answered and hung up, or failed and acknowledged).
+    pub completed: bool,
+}
+
+impl CallReport {
+    pub fn answered(&self) -> bool {
+        self.final_code == Some(200)
+    }
+}
+
+/// Places one call to `exten` at `node` and waits for it to end.
+pub fn call(net: &Net, node: &Node, exten: &str, opts: &CallOptions) -> CallReport {
+    let ip = net.caller(opts.caller_slot);
+    let trace = scratch(&format!("call-{exten}.msg"));
+    let status = Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario("caller.xml"))
+        .args(["-i", &ip, "-p", "5060", "-m", "1", "-s", exten, "-nostdin"])
+        .args(["-key", "caller", &opts.caller, "-key", "extra", &opts.extra_header])
+        .args(["-d", &opts.hold_ms.to_string(), "-timeout", &opts.timeout_s.to_string()])
+        .args(["-trace_msg", "-message_file"])
+        .arg(&trace)
+        .arg(format!("{}:5060", node.ip))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run sipp caller");
+    let messages = read_trace(&trace);
+    let _ = fs::remove_file(&trace);
+    let invite_at = messages.iter().find(|m| m.sent && m.first_line.starts_with("INVITE ")).map(|m| m.at);
+    let final_response = messages.iter().find(|m| {
+        !m.sent && m.code().is_some_and(|c| c >= 200) && m.header("CSeq").is_some_and(|c| c.ends_with("INVITE"))
+    });
+    CallReport {
+        final_code: final_response.and_then(SipMessage::code),
+        setup_ms: match (invite_at, final_response) {
+            (Some(a), Some(b)) => Some((b.at - a) * 1000.0),
+            _ => None,
+        },
+        completed: status.success(),
+    }
+}
