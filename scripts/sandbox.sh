@@ -16,9 +16,16 @@ PACKAGES=asterisk,asterisk-dev
 say() { printf 'sandbox: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
+# Never delete through a mount point: unmount whatever is mounted below $1.
+unmount_below() {
+    awk -v p="$1/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
+        umount "$m" 2>/dev/null || umount -l "$m"
+    done
+}
+
 if [ "${1:-}" = "--rebuild" ]; then
     say "removing $SANDBOX"
-    for m in proc dev; do umount "$SANDBOX/$m" 2>/dev/null || true; done
+    unmount_below "$SANDBOX"
     rm -rf "$SANDBOX"
 fi
 
@@ -40,7 +47,7 @@ fi
 # A half-built tree from an interrupted run is not trusted.
 if [ -e "$SANDBOX" ]; then
     say "removing unfinished $SANDBOX"
-    for m in proc dev; do umount "$SANDBOX/$m" 2>/dev/null || true; done
+    unmount_below "$SANDBOX"
     rm -rf "$SANDBOX"
 fi
 mkdir -p "$(dirname "$SANDBOX")"
@@ -48,9 +55,11 @@ mkdir -p "$(dirname "$SANDBOX")"
 say "debootstrap sid into $SANDBOX (about a minute, ~1 GB)"
 set -- --variant=minbase --include="$PACKAGES" sid "$SANDBOX.tmp"
 [ -n "${RES_CLUSTER_MIRROR:-}" ] && set -- "$@" "$RES_CLUSTER_MIRROR"
+unmount_below "$SANDBOX.tmp"
 rm -rf "$SANDBOX.tmp"
 if ! debootstrap "$@" >&2; then
-    die "debootstrap failed (see above); check the network to the Debian mirror, or set RES_CLUSTER_MIRROR, then run again"
+    unmount_below "$SANDBOX.tmp"
+    die "debootstrap failed (see above and $SANDBOX.tmp/debootstrap/debootstrap.log); check the network to the Debian mirror, or set RES_CLUSTER_MIRROR, then run again"
 fi
 mv "$SANDBOX.tmp" "$SANDBOX"
 

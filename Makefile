@@ -1,0 +1,54 @@
+# res_cluster -- build, test and install the Asterisk module.
+#
+#   make            build res_cluster.so against the Asterisk headers found
+#   make demo       two nodes on loopback, real calls through ClusterDial
+#   make test       unit and integration tests (installs what they need)
+#   make asterisk   build the Asterisk sandbox (Debian unstable root, once)
+
+CARGO      ?= cargo
+SANDBOX_SH := scripts/sandbox.sh
+FAULT_DIR  := build/fault-injection
+
+.PHONY: all module deps asterisk test unit-test integration-test demo clean fault-module
+
+all: module
+
+# cargo decides what is stale; the copy names the file as Asterisk loads it.
+module:
+	$(CARGO) build --release
+	cp target/release/libres_cluster.so res_cluster.so
+	@cat "$$(ls -t target/release/build/res_cluster-*/out/asterisk-headers.txt | head -n 1)"
+	@echo "built res_cluster.so"
+
+# The same module with a panic trigger, for the test that proves panics
+# never cross into Asterisk.
+fault-module:
+	$(CARGO) build --release --features fault-injection
+	mkdir -p $(FAULT_DIR)
+	cp target/release/libres_cluster.so $(FAULT_DIR)/res_cluster.so
+	$(CARGO) build --release
+	cp target/release/libres_cluster.so res_cluster.so
+
+deps:
+	scripts/deps.sh
+
+asterisk: deps
+	$(SANDBOX_SH)
+
+unit-test:
+	$(CARGO) test -p res_cluster_core
+
+# The sandbox's /proc and /dev are unmounted afterwards, pass or fail.
+integration-test:
+	status=0; $(CARGO) test --release --test '*' -- $(TEST_ARGS) || status=$$?; \
+	scripts/sandbox-umount.sh; exit $$status
+
+test: asterisk module fault-module unit-test integration-test
+
+demo: asterisk module
+	status=0; $(CARGO) run --release --example demo || status=$$?; \
+	scripts/sandbox-umount.sh; exit $$status
+
+clean:
+	$(CARGO) clean
+	rm -rf build res_cluster.so

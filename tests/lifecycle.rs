@@ -1,0 +1,105 @@
+//! The module's life inside one real Asterisk process: load, show, unload,
+//! reload, many cycles, and panics that must never take Asterisk down.
+
+mod harness;
+
+use harness::*;
+
+fn node_without_module(net: &Net, fault_injection: bool, env: &[(&str, &str)]) -> Node {
+    let mut spec = NodeSpec::new(1, &[]);
+    spec.load_module = false;
+    spec.fault_injection = fault_injection;
+    spec.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    spec.dialplan = "exten => panic,1,Set(CD_EXTEN=panic)\n same => n,ClusterDial(panic)\n".into();
+    Node::start(net, &spec)
+}
+
+fn app_registered(node: &Node) -> bool {
+    node.cli("core show applications like ClusterDial").contains("ClusterDial:")
+}
+
+#[test]
+fn load_show_unload_reload() {
+    let net = Net::allocate();
+    let node = node_without_module(&net, false, &[]);
+    assert!(!app_registered(&node));
+
+    let out = node.cli("module load res_cluster.so");
+    assert!(out.contains("Loaded res_cluster.so"), "{out}");
+    assert!(!node.log().contains("buildopt"), "no build-option complaint:\n{}", node.log());
+    let show = node.cli("module show like res_cluster");
+    assert!(show.contains("res_cluster.so") && show.contains("Running"), "{show}");
+    assert!(app_registered(&node));
+
+    let out = node.cli("module reload res_cluster.so");
+    assert!(out.contains("reloaded successfully") || out.contains("Module 'res_cluster.so' reloaded"), "{out}");
+    assert!(app_registered(&node));
+
+    let out = node.cli("module unload res_cluster.so");
+    assert!(out.contains("Unloaded res_cluster.so"), "{out}");
+    assert!(!app_registered(&node));
+    assert!(!node.cli("module show like res_cluster").contains("Running"));
+    assert!(!node.cli("dialplan show res_cluster-peer-leg").contains("Set("), "the module's context goes with it");
+    assert!(!node.cli("core show help cluster").contains("cluster show status"), "and its CLI commands");
+}
+
+#[test]
+fn a_hundred_unload_load_cycles_leak_no_descriptor_or_thread() {
+    let net = Net::allocate();
+    let mut node = node_without_module(&net, false, &[]);
+    for _ in 0..3 {
+        node.cli("module load res_cluster.so");
+        node.cli("module unload res_cluster.so");
+    }
+    let before = node.fds_and_threads();
+    for i in 0..100 {
+        let out = node.cli("module load res_cluster.so");
+        assert!(out.contains("Loaded res_cluster.so"), "cycle {i}: {out}");
+        let out = node.cli("module unload res_cluster.so");
+        assert!(out.contains("Unloaded res_cluster.so"), "cycle {i}: {out}");
+    }
+    let after = node.fds_and_threads();
+    assert!(node.running(), "Asterisk survived:\n{}", node.console());
+    assert!(after.0 <= before.0, "open descriptors grew from {} to {}", before.0, after.0);
+    assert!(after.1 <= before.1, "threads grew from {} to {}", before.1, after.1);
+    node.cli("module load res_cluster.so");
+    assert!(app_registered(&node), "still loads after the cycles");
+}
+
+#[test]
+fn a_panic_in_load_declines_the_module_and_asterisk_goes_on() {
+    let net = Net::allocate();
+    let mut node = node_without_module(&net, true, &[("RES_CLUSTER_PANIC_ON_LOAD", "1")]);
+    let out = node.cli("module load res_cluster.so");
+    assert!(!out.contains("Loaded res_cluster.so"), "{out}");
+    assert!(node.wait_log("ERROR", 5 * SECOND));
+    let log = node.log();
+    assert!(
+        log.lines().any(|l| l.contains("ERROR") && l.contains("internal error in res_cluster load: fault injection: panic in load")),
+        "{log}"
+    );
+    assert!(!app_registered(&node));
+    assert!(node.running());
+    assert!(node.cli("core show version").contains("Asterisk"));
+}
+
+#[test]
+fn a_panic_in_clusterdial_fails_that_call_only() {
+    let net = Net::allocate();
+    let mut node = node_without_module(&net, true, &[]);
+    assert!(node.cli("module load res_cluster.so").contains("Loaded"));
+    let _phone = Phone::register(&net, &node, "101", Behaviour::Answer);
+
+    let report = call(&net, &node, "panic", &CallOptions::default());
+    assert!(!report.answered());
+    assert!(report.final_code.is_some(), "the caller got a failure, not silence: {report:?}");
+    assert!(node.wait_log("internal error in ClusterDial", 5 * SECOND));
+    assert!(node
+        .log()
+        .lines()
+        .any(|l| l.contains("ERROR") && l.contains("internal error in ClusterDial: fault injection: panic in ClusterDial")));
+    assert!(node.running(), "Asterisk is still up:\n{}", node.console());
+
+    let report = call(&net, &node, "101", &CallOptions::default());
+    assert!(report.answered(), "the next call works: {report:?}");
+}
