@@ -32,7 +32,7 @@ struct ast_module *res_cluster_self(void);
 
 /* ast_log(level, ...) and ast_verb(level, ...), message already formatted. */
 void res_cluster_log(int level, const char *file, int line, const char *function, const char *message);
-void res_cluster_verb(int level, const char *message);
+void res_cluster_verb(int level, const char *file, int line, const char *function, const char *message);
 
 /* ast_channel_lock / ast_channel_unlock */
 void res_cluster_channel_lock(struct ast_channel *chan);

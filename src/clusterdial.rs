@@ -11,13 +11,13 @@ use res_cluster_core::config::{ClusterConfig, Peer};
 use res_cluster_core::health::Qualify;
 use res_cluster_core::origin::Arrival;
 use res_cluster_core::peer_leg::HOP_HEADER;
-use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Observation, Outcome, PeerGate};
+use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Observation, Outcome, PeerGate, Target};
 use res_cluster_core::status::DialStatus;
 
 use crate::ast::channel::Channel;
 use crate::ast::devstate::{self, Reach};
-use crate::ast::{guard, log, RawChannel};
-use crate::ast_log;
+use crate::ast::{guard, RawChannel};
+use crate::{ast_log, ast_verb};
 use crate::runtime::{announce, now, Runtime};
 
 pub const APP: &str = "ClusterDial";
@@ -78,7 +78,11 @@ fn arrival(chan: &Channel) -> Arrival {
 }
 
 fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
-    log::verbose(3, &format!("{APP}: {:?} -> Dial({})", request.target, request.app_data));
+    let whom = match &request.target {
+        Target::Local => "this node".to_string(),
+        Target::Peers(names) => format!("peer {}", names.join(", ")),
+    };
+    ast_verb!(3, "{APP}: dialling {whom}: Dial({})", request.app_data);
     let before: HashSet<String> = chan.dialed_cause_channels().into_iter().collect();
     let started = Instant::now();
     let rc = match chan.exec("Dial", &request.app_data) {
@@ -93,7 +97,7 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
     let new_legs: Vec<String> = chan.dialed_cause_channels().into_iter().filter(|leg| !before.contains(leg)).collect();
     for leg in &new_legs {
         let cause = chan.dialed_cause(leg).unwrap_or_default();
-        log::verbose(4, &format!("{APP}: {leg} answered {cause}"));
+        ast_verb!(4, "{APP}: {leg} answered {cause}");
     }
     let responded = new_legs.iter().filter_map(|leg| pjsip_endpoint(leg).map(str::to_string)).collect();
     let answered_endpoint = (status == Some(DialStatus::Answer))
@@ -114,7 +118,7 @@ fn finish(chan: &Channel, runtime: &Runtime, exten: Option<&str>, data: &str, ou
     if let Some(cause) = outcome.hangup_cause {
         chan.set_hangup_cause(cause);
     }
-    log::verbose(3, &format!("{APP}({}): {}", exten.unwrap_or(data), outcome.summary));
+    ast_verb!(3, "{APP}({}): {}", exten.unwrap_or(data), outcome.summary);
     runtime.counters().record(&outcome);
     outcome.return_code
 }
@@ -142,7 +146,7 @@ impl PeerGate for HealthGate<'_> {
             announce(&c);
         }
         if !usable {
-            log::verbose(3, &format!("{APP}: skipping peer {}: down", peer.name));
+            ast_verb!(3, "{APP}: skipping peer {}: down", peer.name);
         }
         usable
     }

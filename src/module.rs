@@ -14,7 +14,7 @@ use crate::ast::cli::Commands;
 use crate::ast::config::{host_name, load, system_name, config_dir, Loaded};
 use crate::ast::{app, dialplan, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
 use crate::runtime::{lock, Runtime};
-use crate::{ast_log, clusterdial, commands};
+use crate::{ast_log, ast_verb, clusterdial, commands};
 
 /// What load registered, for unload to take down.
 struct Registered {
@@ -69,7 +69,7 @@ fn load_module() -> Result<(), String> {
     match result {
         Ok(commands) => {
             *lock(&REGISTERED) = Some(Registered { commands });
-            crate::ast::log::verbose(2, &summary);
+            ast_verb!(2, "{summary}");
             Ok(())
         }
         Err(e) => {
@@ -95,7 +95,7 @@ fn reload_module() -> c_int {
     };
     match read_config(true) {
         Ok(Some(config)) => {
-            crate::ast::log::verbose(2, &describe("reloaded", &config));
+            ast_verb!(2, "{}", describe("reloaded", &config));
             runtime.replace_config(config);
             0
         }

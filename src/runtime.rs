@@ -10,7 +10,8 @@ use res_cluster_core::config::ClusterConfig;
 use res_cluster_core::health::{HealthTable, Now, StateChange};
 use res_cluster_core::stats::Counters;
 
-use crate::ast::{log, manager};
+use crate::ast::manager;
+use crate::ast_verb;
 
 pub struct Runtime {
     config: RwLock<Arc<ClusterConfig>>,
@@ -75,7 +76,7 @@ impl Runtime {
 
 /// Tells the administrator (log and AMI) that a peer changed state.
 pub fn announce(change: &StateChange) {
-    log::verbose(2, &format!("res_cluster: peer {} is {} ({}), was {}", change.peer, change.to, change.reason, change.from));
+    ast_verb!(2, "res_cluster: peer {} is {} ({}), was {}", change.peer, change.to, change.reason, change.from);
     manager::event(
         "ClusterPeerStatus",
         &[

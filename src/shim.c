@@ -38,9 +38,11 @@ void res_cluster_log(int level, const char *file, int line, const char *function
 	ast_log(level, file, line, function, "%s\n", message);
 }
 
-void res_cluster_verb(int level, const char *message)
+void res_cluster_verb(int level, const char *file, int line, const char *function, const char *message)
 {
-	ast_verb(level, "%s\n", message);
+	if (VERBOSITY_ATLEAST(level)) {
+		__ast_verbose(file, line, function, level, "%s\n", message);
+	}
 }
 
 void res_cluster_channel_lock(struct ast_channel *chan)

@@ -293,7 +293,7 @@ impl CallPlan {
             self.state = State::Forward(rest);
         } else {
             let best = self.best.unwrap_or(status);
-            let mut o = Outcome::new(best, format!("{status} from {}; {best}", names.join(", ")));
+            let mut o = Outcome::new(best, format!("{status} from peer {}; the call ends {best}", names.join(", ")));
             o.forwarded = true;
             self.finish(o);
         }

@@ -77,7 +77,7 @@ mod tests {
     fn formats_utc_dates() {
         assert_eq!(utc(0), "1970-01-01 00:00:00");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00");
-        assert_eq!(utc(1_795_700_000), "2026-11-26 11:33:20");
+        assert_eq!(utc(1_795_700_000), "2026-11-26 13:33:20");
     }
 
     #[test]
@@ -100,7 +100,7 @@ mod tests {
         let text = peers(&config(), &h, 1_795_700_007);
         let row = text.lines().nth(1).unwrap();
         assert!(row.starts_with("node2"), "{row}");
-        for part in ["cluster-node2", "UP", "2026-11-26 11:33:20", "answered a call", "7 s ago"] {
+        for part in ["cluster-node2", "UP", "2026-11-26 13:33:20", "answered a call", "7 s ago"] {
             assert!(row.contains(part), "{part} missing from {row}");
         }
         assert!(text.ends_with("1 peer(s)\n"));

@@ -27,10 +27,17 @@ pub fn log(level: Level, file: &str, line: u32, function: &str, message: &str) {
 }
 
 /// A verbose message, shown at `level` and above (`core set verbose`).
-pub fn verbose(level: i32, message: &str) {
-    let message = cstring(message);
-    // SAFETY: a valid NUL-terminated string, printed through "%s".
-    unsafe { sys::res_cluster_verb(level, message.as_ptr()) }
+pub fn verbose_at(level: i32, file: &str, line: u32, function: &str, message: &str) {
+    let (file, function, message) = (cstring(file), cstring(function), cstring(message));
+    // SAFETY: valid NUL-terminated strings that outlive the call, printed through "%s".
+    unsafe { sys::res_cluster_verb(level, file.as_ptr(), line as i32, function.as_ptr(), message.as_ptr()) }
+}
+
+#[macro_export]
+macro_rules! ast_verb {
+    ($level:expr, $($arg:tt)*) => {
+        $crate::ast::log::verbose_at($level, file!(), line!(), module_path!(), &format!($($arg)*))
+    };
 }
 
 #[macro_export]

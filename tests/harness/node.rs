@@ -119,7 +119,13 @@ impl Node {
         }
     }
 
+    /// Ok(output) when the command succeeded, Err(output) when Asterisk
+    /// refused it, None when the node could not be reached.
     fn cli_raw(&self, command: &str) -> Option<String> {
+        self.cli_result(command).ok()
+    }
+
+    fn cli_result(&self, command: &str) -> Result<String, String> {
         let out = Command::new("chroot")
             .arg(&self.sandbox.root)
             .args(["/usr/sbin/asterisk", "-C"])
@@ -127,13 +133,28 @@ impl Node {
             .args(["-rx", command])
             .stdin(Stdio::null())
             .output()
-            .ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            Ok(text)
+        } else {
+            Err(text)
+        }
     }
 
-    /// Runs a CLI command on the node and returns its output.
+    /// Runs a CLI command on the node and returns its output, whether or not
+    /// Asterisk reports the command as failed.
     pub fn cli(&self, command: &str) -> String {
-        self.cli_raw(command).unwrap_or_else(|| panic!("{}: CLI '{command}' failed", self.name))
+        match self.cli_result(command) {
+            Ok(text) | Err(text) => text,
+        }
+    }
+
+    /// Whether `module show` lists res_cluster.so as running.
+    pub fn module_running(&self) -> bool {
+        self.cli("module show like res_cluster")
+            .lines()
+            .any(|l| l.starts_with("res_cluster.so") && l.split_whitespace().any(|w| w == "Running") && !l.contains("Not Running"))
     }
 
     pub fn pid(&self) -> u32 {
@@ -195,6 +216,10 @@ impl Node {
         fs::write(self.host_dir.join("etc").join(name), text).expect("write config");
     }
 
+    pub fn remove_config(&self, name: &str) {
+        let _ = fs::remove_file(self.host_dir.join("etc").join(name));
+    }
+
     /// Counts of open file descriptors and threads of the Asterisk process.
     pub fn fds_and_threads(&self) -> (usize, usize) {
         let pid = self.child.id();
@@ -231,7 +256,7 @@ impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("RES_CLUSTER_KEEP_NODES").is_some() {
             eprintln!("{}: kept for inspection at {}", self.name, self.host_dir.display());
         } else {
             let _ = fs::remove_dir_all(self.host_dir.parent().unwrap_or(&self.host_dir));
@@ -247,16 +272,26 @@ pub struct CallRecord {
     pub cluster: String,
     pub dial: String,
     pub node: String,
+    /// The caller number as it arrived, before ClusterDial.
+    pub raw: String,
+    /// The caller number when the call ended.
     pub cid: String,
+    /// The caller number right after ClusterDial returned (when it did).
     pub after: String,
 }
 
 impl CallRecord {
     fn parse(line: &str) -> Option<CallRecord> {
+        // The Log application's own NOTICE, not the verbose trace of it.
+        if !line.contains(" NOTICE[") {
+            return None;
+        }
         let rest = line.split_once("RESULT ")?.1;
         let mut r = CallRecord::default();
+        // A value with a blank in it (a hostile extension) spills into
+        // tokens without '=', which are skipped.
         for field in rest.split(' ') {
-            let (k, v) = field.split_once('=')?;
+            let Some((k, v)) = field.split_once('=') else { continue };
             let v = v.to_string();
             match k {
                 "chan" => r.chan = v,
@@ -264,6 +299,7 @@ impl CallRecord {
                 "cluster" => r.cluster = v,
                 "dial" => r.dial = v,
                 "node" => r.node = v,
+                "raw" => r.raw = v,
                 "cid" => r.cid = v,
                 "after" => r.after = v,
                 _ => {}
@@ -366,6 +402,8 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
     for ext in PHONES.iter().chain(CALLERS.iter()) {
         let _ = write!(s, "[{ext}](endpoint-common)\naors = {ext}\n\n[{ext}](phone-aor)\n\n");
     }
+    // An ordinary phone whose own number happens to start with the prefix.
+    s.push_str("[202](endpoint-common)\naors = 202\ncallerid = \"Look-alike\" <9999202>\n\n[202](phone-aor)\n\n");
     // The peers' calls land in the same context as the phones': one
     // ClusterDial line serves both.
     for &p in &spec.peers {
@@ -398,6 +436,7 @@ writeprotect = no
 
 [phones]
 exten => _X.,1,Set(CD_EXTEN=${{EXTEN}})
+ same => n,Set(CD_RAW=${{CALLERID(num)}})
  same => n,ClusterDial(${{EXTEN}})
  same => n,Set(CD_AFTER=${{CALLERID(num)}})
  same => n,Hangup()
@@ -423,7 +462,7 @@ exten => _legacy.,1,Set(CD_EXTEN=${{EXTEN:6}})
  same => n,ClusterDial(${{CD_EXTEN}})
  same => n,Hangup()
 {extra}
-exten => h,1,Log(NOTICE,RESULT chan=${{CHANNEL}} exten=${{CD_EXTEN}} cluster=${{CLUSTERSTATUS}} dial=${{DIALSTATUS}} node=${{CLUSTERNODE}} cid=${{CALLERID(num)}} after=${{CD_AFTER}})
+exten => h,1,Log(NOTICE,RESULT chan=${{CHANNEL}} exten=${{CD_EXTEN}} cluster=${{CLUSTERSTATUS}} dial=${{DIALSTATUS}} node=${{CLUSTERNODE}} raw=${{CD_RAW}} cid=${{CALLERID(num)}} after=${{CD_AFTER}})
 "#,
         extra = spec.dialplan
     )
