@@ -160,7 +160,6 @@ fn generate_bindings(include_flags: &[String], out_dir: &Path) {
         "ast_context_find_or_create",
         "ast_add_extension2",
         "ast_context_destroy_by_name",
-        "ast_device_state",
         "ast_cli_unregister_multiple",
         "ast_channel_dialed_causes_find",
         "ast_channel_hangupcause_set",
@@ -173,9 +172,10 @@ fn generate_bindings(include_flags: &[String], out_dir: &Path) {
         "ast_cli_args",
         "ast_variable",
         "ast_module_load_result",
-        "ast_device_state",
         "ast_control_pvt_cause_code",
         "ast_cli_command",
+        "stasis_subscription",
+        "stasis_message",
     ];
     let consts = [
         "__LOG_.*",

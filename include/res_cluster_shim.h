@@ -47,6 +47,20 @@ int res_cluster_dialed_causes(struct ast_channel *chan, char *buf, size_t len);
 int res_cluster_add_priority(struct ast_context *con, const char *exten, int priority,
 	const char *app, const char *data, const char *registrar);
 
+/* Qualify results: a message each time a PJSIP contact's status changes,
+ * delivered to `callback` on Asterisk's shared stasis pool. NULL when the
+ * subscription failed. */
+struct stasis_subscription;
+struct stasis_message;
+struct stasis_subscription *res_cluster_contact_status_subscribe(
+	void (*callback)(void *data, struct stasis_subscription *sub, struct stasis_message *message), void *data);
+/* Ends the subscription and waits until no callback is running. */
+void res_cluster_contact_status_unsubscribe(struct stasis_subscription *sub);
+/* Copies the endpoint name and status label ("Reachable", "Unreachable",
+ * "Unknown", ...) of a contact-status message; 0 for any other message. */
+int res_cluster_contact_status_read(struct stasis_message *message, char *endpoint, size_t endpoint_len,
+	char *status, size_t status_len);
+
 /* ao2_ref(obj, delta) */
 int res_cluster_ao2_ref(void *obj, int delta);
 

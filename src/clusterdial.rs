@@ -8,14 +8,12 @@ use std::time::Instant;
 
 use res_cluster_core::channel_name::pjsip_endpoint;
 use res_cluster_core::config::{ClusterConfig, Peer};
-use res_cluster_core::health::Qualify;
 use res_cluster_core::origin::Arrival;
 use res_cluster_core::peer_leg::HOP_HEADER;
 use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Observation, Outcome, PeerGate, Target};
 use res_cluster_core::status::DialStatus;
 
 use crate::ast::channel::Channel;
-use crate::ast::devstate::{self, Reach};
 use crate::ast::{guard, RawChannel};
 use crate::{ast_log, ast_verb};
 use crate::runtime::{announce, now, Runtime};
@@ -123,7 +121,8 @@ fn finish(chan: &Channel, runtime: &Runtime, exten: Option<&str>, data: &str, ou
     outcome.return_code
 }
 
-/// Asks peer health, refreshed from qualify, whether a call may try a peer.
+/// Asks peer health (kept current by qualify results and by calls) whether
+/// a call may try a peer.
 struct HealthGate<'a> {
     runtime: &'a Runtime,
     config: &'a ClusterConfig,
@@ -131,20 +130,7 @@ struct HealthGate<'a> {
 
 impl PeerGate for HealthGate<'_> {
     fn try_peer(&mut self, peer: &Peer) -> bool {
-        let qualify = match devstate::reach(&peer.device()) {
-            Reach::Reachable => Qualify::Reachable,
-            Reach::Unreachable => Qualify::Unreachable,
-            Reach::Unknown => Qualify::Unknown,
-        };
-        let at = now();
-        let (change, usable) = {
-            let mut health = self.runtime.health();
-            let change = health.note_qualify(&peer.name, qualify, at);
-            (change, health.try_peer(&peer.name, self.config.holddown.millis(), at))
-        };
-        if let Some(c) = change {
-            announce(&c);
-        }
+        let usable = self.runtime.health().try_peer(&peer.name, self.config.holddown.millis(), now());
         if !usable {
             ast_verb!(3, "{APP}: skipping peer {}: down", peer.name);
         }

@@ -12,13 +12,15 @@ use res_cluster_core::peer_leg;
 
 use crate::ast::cli::Commands;
 use crate::ast::config::{host_name, load, system_name, config_dir, Loaded};
+use crate::ast::qualify::{self, Subscription};
 use crate::ast::{app, dialplan, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
-use crate::runtime::{lock, Runtime};
+use crate::runtime::{self, lock, Runtime};
 use crate::{ast_log, ast_verb, clusterdial, commands};
 
 /// What load registered, for unload to take down.
 struct Registered {
     commands: Commands,
+    peer_states: Subscription,
 }
 
 static REGISTERED: Mutex<Option<Registered>> = Mutex::new(None);
@@ -64,11 +66,13 @@ fn load_module() -> Result<(), String> {
         undo.push(|| dialplan::remove(peer_leg::CONTEXT));
         app::register(clusterdial::APP, clusterdial::execute)?;
         undo.push(|| app::unregister(clusterdial::APP));
-        Commands::register(commands::entries())
+        let commands = Commands::register(commands::entries())?;
+        let peer_states = qualify::subscribe(runtime::on_contact_status)?;
+        Ok(Registered { commands, peer_states })
     })();
     match result {
-        Ok(commands) => {
-            *lock(&REGISTERED) = Some(Registered { commands });
+        Ok(registered) => {
+            *lock(&REGISTERED) = Some(registered);
             ast_verb!(2, "{summary}");
             Ok(())
         }
@@ -81,7 +85,8 @@ fn load_module() -> Result<(), String> {
 
 fn unload_module() {
     let registered = lock(&REGISTERED).take();
-    if let Some(Registered { commands }) = registered {
+    if let Some(Registered { commands, peer_states }) = registered {
+        drop(peer_states);
         drop(commands);
     }
     app::unregister(clusterdial::APP);

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use once_cell::sync::Lazy;
 use res_cluster_core::config::ClusterConfig;
-use res_cluster_core::health::{HealthTable, Now, StateChange};
+use res_cluster_core::health::{HealthTable, Now, Qualify, StateChange};
 use res_cluster_core::stats::Counters;
 
 use crate::ast::manager;
@@ -71,6 +71,23 @@ impl Runtime {
 
     pub fn counters(&self) -> MutexGuard<'_, Counters> {
         lock(&self.counters)
+    }
+
+    /// Takes in a qualify result for a peer, announcing any change.
+    pub fn note_qualify(&self, peer: &str, qualify: Qualify) {
+        let change = self.health().note_qualify(peer, qualify, now());
+        if let Some(c) = change {
+            announce(&c);
+        }
+    }
+}
+
+/// Qualify subscriber: a peer's contact changed status.
+pub fn on_contact_status(endpoint: &str, status: &str) {
+    let Some(runtime) = Runtime::current() else { return };
+    let config = runtime.config();
+    for peer in config.peers.iter().filter(|p| p.qualify_endpoint() == endpoint) {
+        runtime.note_qualify(&peer.name, Qualify::from_contact_status(status));
     }
 }
 

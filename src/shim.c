@@ -24,6 +24,9 @@
 #include <asterisk/manager.h>
 #include <asterisk/astobj2.h>
 #include <asterisk/strings.h>
+#include <asterisk/stasis.h>
+#include <asterisk/stasis_endpoints.h>
+#include <asterisk/json.h>
 #include <asterisk/utils.h>
 
 #include "res_cluster_shim.h"
@@ -78,6 +81,40 @@ int res_cluster_add_priority(struct ast_context *con, const char *exten, int pri
 {
 	return ast_add_extension2(con, 1, exten, priority, NULL, NULL, app,
 		ast_strdup(data), ast_free_ptr, registrar, NULL, 0);
+}
+
+struct stasis_subscription *res_cluster_contact_status_subscribe(
+	void (*callback)(void *data, struct stasis_subscription *sub, struct stasis_message *message), void *data)
+{
+	struct stasis_subscription *sub = stasis_subscribe_pool(ast_endpoint_topic_all(), callback, data);
+
+	if (sub) {
+		stasis_subscription_accept_message_type(sub, ast_endpoint_contact_state_type());
+		stasis_subscription_set_filter(sub, STASIS_SUBSCRIPTION_FILTER_SELECTIVE);
+	}
+	return sub;
+}
+
+void res_cluster_contact_status_unsubscribe(struct stasis_subscription *sub)
+{
+	stasis_unsubscribe_and_join(sub);
+}
+
+int res_cluster_contact_status_read(struct stasis_message *message, char *endpoint, size_t endpoint_len,
+	char *status, size_t status_len)
+{
+	struct ast_endpoint_blob *blob;
+
+	if (stasis_message_type(message) != ast_endpoint_contact_state_type()) {
+		return 0;
+	}
+	blob = stasis_message_data(message);
+	if (!blob || !blob->blob) {
+		return 0;
+	}
+	ast_copy_string(endpoint, S_OR(ast_json_string_get(ast_json_object_get(blob->blob, "endpoint_name")), ""), endpoint_len);
+	ast_copy_string(status, S_OR(ast_json_string_get(ast_json_object_get(blob->blob, "contact_status")), ""), status_len);
+	return 1;
 }
 
 int res_cluster_ao2_ref(void *obj, int delta)

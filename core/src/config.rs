@@ -85,9 +85,10 @@ impl Peer {
         self.outbound_endpoint.as_deref().unwrap_or(&self.endpoint) == endpoint
     }
 
-    /// The device whose state says whether qualify reaches this peer.
-    pub fn device(&self) -> String {
-        format!("PJSIP/{}", self.outbound_endpoint.as_deref().unwrap_or(&self.endpoint))
+    /// The PJSIP endpoint whose qualify results speak for this peer: the
+    /// one calls to it leave on.
+    pub fn qualify_endpoint(&self) -> &str {
+        self.outbound_endpoint.as_deref().unwrap_or(&self.endpoint)
     }
 }
 

@@ -32,13 +32,24 @@ impl fmt::Display for PeerState {
     }
 }
 
-/// What the peer's PJSIP device state says.
+/// A qualify result for the peer's PJSIP contact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Qualify {
     Reachable,
     Unreachable,
-    /// No qualify, or no such device.
+    /// Not qualified (qualify off, contact just created or removed).
     Unknown,
+}
+
+impl Qualify {
+    /// From the status label Asterisk publishes for a contact.
+    pub fn from_contact_status(label: &str) -> Qualify {
+        match label {
+            "Reachable" => Qualify::Reachable,
+            "Unreachable" => Qualify::Unreachable,
+            _ => Qualify::Unknown,
+        }
+    }
 }
 
 /// A moment, on both clocks: monotonic for decisions, wall for display.
@@ -118,14 +129,15 @@ impl HealthTable {
         Some(StateChange { peer: peer.to_string(), from, to, reason })
     }
 
-    /// Takes in the current qualify verdict. Unreachable puts the peer down;
-    /// a turn to reachable brings it up whatever put it down.
+    /// Takes in a qualify result (Asterisk publishes one when a contact's
+    /// status changes). Unreachable puts the peer down and keeps it out of
+    /// holddown trials; reachable brings it up, whatever put it down.
     pub fn note_qualify(&mut self, peer: &str, q: Qualify, now: Now) -> Option<StateChange> {
         let h = self.peers.entry(peer.to_string()).or_insert_with(|| PeerHealth::new(now));
         let before = std::mem::replace(&mut h.last_qualify, q);
         match q {
             Qualify::Unreachable => self.set(peer, PeerState::Down, "qualify: unreachable".into(), now),
-            Qualify::Reachable if before != Qualify::Reachable => {
+            Qualify::Reachable if before != Qualify::Reachable || h.state != PeerState::Up => {
                 self.set(peer, PeerState::Up, "qualify: reachable".into(), now)
             }
             _ => None,
@@ -213,16 +225,30 @@ mod tests {
     }
 
     #[test]
-    fn qualify_turning_reachable_ends_a_holddown_at_once() {
+    fn a_reachable_result_ends_a_holddown_at_once() {
         let mut t = table();
-        t.note_qualify("node2", Qualify::Reachable, at(0));
         t.note_no_response("node2", 1_000, 30_000, at(1_000));
-        assert_eq!(t.note_qualify("node2", Qualify::Reachable, at(2_000)), None, "no turn, no change");
         assert!(!t.try_peer("node2", 30_000, at(2_000)));
-        t.note_qualify("node2", Qualify::Unreachable, at(3_000));
         let c = t.note_qualify("node2", Qualify::Reachable, at(4_000)).unwrap();
         assert_eq!((c.from, c.to, c.reason.as_str()), (PeerState::Down, PeerState::Up, "qualify: reachable"));
         assert!(t.try_peer("node2", 30_000, at(4_000)));
+        assert_eq!(t.note_qualify("node2", Qualify::Reachable, at(5_000)), None, "no news, no event");
+    }
+
+    #[test]
+    fn unknown_results_change_nothing() {
+        let mut t = table();
+        assert_eq!(t.note_qualify("node2", Qualify::Unknown, at(0)), None);
+        assert_eq!(t.get("node2").unwrap().state, PeerState::Unknown);
+    }
+
+    #[test]
+    fn reads_asterisks_contact_status_labels() {
+        assert_eq!(Qualify::from_contact_status("Reachable"), Qualify::Reachable);
+        assert_eq!(Qualify::from_contact_status("Unreachable"), Qualify::Unreachable);
+        for other in ["Unknown", "Created", "Removed", ""] {
+            assert_eq!(Qualify::from_contact_status(other), Qualify::Unknown);
+        }
     }
 
     #[test]

@@ -9,11 +9,11 @@ pub mod app;
 pub mod channel;
 pub mod cli;
 pub mod config;
-pub mod devstate;
 pub mod dialplan;
 pub mod guard;
 pub mod log;
 pub mod manager;
+pub mod qualify;
 mod sys;
 mod text;
 

@@ -2,11 +2,13 @@
 //! callers, all on loopback, all killed when dropped.
 #![allow(dead_code, unused_imports)]
 
+pub mod ami;
 pub mod net;
 pub mod node;
 pub mod sandbox;
 pub mod sipp;
 
+pub use ami::Ami;
 pub use net::Net;
 pub use node::{CallRecord, Node, NodeSpec};
 pub use sipp::{call, Behaviour, CallOptions, CallReport, Phone};

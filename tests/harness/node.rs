@@ -21,6 +21,8 @@ pub struct NodeSpec {
     pub index: u8,
     /// Indexes of the nodes this one lists as peers, in order.
     pub peers: Vec<u8>,
+    /// Nodes that have a PJSIP endpoint here but are not res_cluster peers.
+    pub endpoints_only: Vec<u8>,
     /// Extra lines for res_cluster.conf's [general].
     pub general: String,
     /// Replaces the whole generated res_cluster.conf.
@@ -40,6 +42,7 @@ impl NodeSpec {
         NodeSpec {
             index,
             peers: peers.to_vec(),
+            endpoints_only: Vec::new(),
             general: String::new(),
             res_cluster_conf: None,
             qualify_s: 0,
@@ -406,7 +409,7 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
     s.push_str("[202](endpoint-common)\naors = 202\ncallerid = \"Look-alike\" <9999202>\n\n[202](phone-aor)\n\n");
     // The peers' calls land in the same context as the phones': one
     // ClusterDial line serves both.
-    for &p in &spec.peers {
+    for &p in spec.peers.iter().chain(&spec.endpoints_only) {
         let peer_ip = net.node(p);
         let _ = write!(
             s,

@@ -39,7 +39,12 @@ pub struct Phone {
 
 impl Phone {
     pub fn register(net: &Net, node: &Node, exten: &str, behaviour: Behaviour) -> Phone {
-        let ip = net.phone(exten);
+        Phone::register_from(net.phone(exten), node, exten, behaviour)
+    }
+
+    /// A phone at an address of the caller's choice (a second phone for the
+    /// same extension on another node).
+    pub fn register_from(ip: String, node: &Node, exten: &str, behaviour: Behaviour) -> Phone {
         let status = Command::new("sipp")
             .args(["-sf"])
             .arg(scenario("register.xml"))
@@ -77,6 +82,11 @@ impl Phone {
     /// The INVITEs this phone received.
     pub fn invites(&self) -> Vec<SipMessage> {
         read_trace(&self.trace).into_iter().filter(|m| !m.sent && m.first_line.starts_with("INVITE ")).collect()
+    }
+
+    /// The requests of `method` this phone received.
+    pub fn requests(&self, method: &str) -> usize {
+        read_trace(&self.trace).iter().filter(|m| !m.sent && m.first_line.starts_with(&format!("{method} "))).count()
     }
 
     /// The caller numbers (From user) of the INVITEs received.
