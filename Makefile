@@ -9,7 +9,7 @@ CARGO      ?= cargo
 SANDBOX_SH := scripts/sandbox.sh
 FAULT_DIR  := build/fault-injection
 
-.PHONY: all module deps asterisk test unit-test integration-test demo clean fault-module
+.PHONY: all module deps asterisk test unit-test integration-test demo bench clean fault-module
 
 all: module
 
@@ -52,3 +52,7 @@ demo: asterisk module
 clean:
 	$(CARGO) clean
 	rm -rf build res_cluster.so
+
+bench: asterisk module
+	status=0; $(CARGO) run --release --example bench || status=$$?; \
+	scripts/sandbox-umount.sh; exit $$status

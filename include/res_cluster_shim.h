@@ -20,7 +20,6 @@
 struct ast_channel;
 struct ast_module;
 struct ast_cli_entry;
-struct ast_context;
 
 /* Entry points implemented in Rust and named in AST_MODULE_INFO. */
 enum ast_module_load_result res_cluster_load(void);
@@ -42,10 +41,6 @@ void res_cluster_channel_unlock(struct ast_channel *chan);
  * chan's dialed-causes table (ast_str in, plain string out; locks chan).
  * Returns the length copied, or -1 when the table is empty. */
 int res_cluster_dialed_causes(struct ast_channel *chan, char *buf, size_t len);
-
-/* ast_add_extension2 with ast_strdup'd data freed by ast_free_ptr. */
-int res_cluster_add_priority(struct ast_context *con, const char *exten, int priority,
-	const char *app, const char *data, const char *registrar);
 
 /* Qualify results: a message each time a PJSIP contact's status changes,
  * delivered to `callback` on Asterisk's shared stasis pool. NULL when the

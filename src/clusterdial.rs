@@ -9,11 +9,11 @@ use std::time::Instant;
 use res_cluster_core::channel_name::pjsip_endpoint;
 use res_cluster_core::config::{ClusterConfig, Peer};
 use res_cluster_core::origin::Arrival;
-use res_cluster_core::peer_leg::HOP_HEADER;
-use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Observation, Outcome, PeerGate, Target};
+use res_cluster_core::peer_leg::{LegMark, HOP_HEADER};
+use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Lookups, Observation, Outcome, Target};
 use res_cluster_core::status::DialStatus;
 
-use crate::ast::channel::Channel;
+use crate::ast::channel::{Channel, ExecError};
 use crate::ast::{guard, RawChannel};
 use crate::{ast_log, ast_verb};
 use crate::runtime::{announce, now, Runtime};
@@ -49,7 +49,7 @@ fn run(chan: &Channel, data: &str) -> c_int {
     };
     let config = runtime.config();
     let mut plan = CallPlan::new(Arc::clone(&config), data, arrival(chan));
-    let mut gate = HealthGate { runtime: &runtime, config: &config };
+    let mut gate = HealthGate { chan, runtime: &runtime, config: &config };
     loop {
         match plan.next(&mut gate) {
             Action::SetCallerNumber(number) => chan.set_caller_number(&number),
@@ -64,15 +64,7 @@ fn run(chan: &Channel, data: &str) -> c_int {
 }
 
 fn arrival(chan: &Channel) -> Arrival {
-    let channel_name = chan.name();
-    // Only a PJSIP channel has SIP headers to read; asking another kind would
-    // make the function log an error on every call.
-    let hop_header = if pjsip_endpoint(&channel_name).is_some() {
-        chan.read_function(&format!("PJSIP_HEADER(read,{HOP_HEADER})"))
-    } else {
-        None
-    };
-    Arrival { channel_name, hop_header, from_cluster: chan.var("FROM_CLUSTER"), caller_number: chan.caller_number() }
+    Arrival { channel_name: chan.name(), from_cluster: chan.var("FROM_CLUSTER"), caller_number: chan.caller_number() }
 }
 
 fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
@@ -83,7 +75,11 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
     ast_verb!(3, "{APP}: dialling {whom}: Dial({})", request.app_data);
     let before: HashSet<String> = chan.dialed_cause_channels().into_iter().collect();
     let started = Instant::now();
-    let rc = match chan.exec("Dial", &request.app_data) {
+    let rc = match &request.mark {
+        Some(mark) => dial_marked(chan, &request.app_data, mark),
+        None => chan.exec("Dial", &request.app_data),
+    };
+    let rc = match rc {
         Ok(rc) => rc,
         Err(e) => {
             ast_log!(Error, "{APP}: cannot dial: {e}");
@@ -106,6 +102,22 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
     DialResult { status, dial_rc: rc, caller_hung_up, elapsed_ms, responded, answered_endpoint }
 }
 
+/// Dials peers with the hop header and the prefixed number on their legs
+/// only: the header is inherited by the new outbound channels and removed
+/// again, the number is lent to Dial and given back.
+fn dial_marked(chan: &Channel, app_data: &str, mark: &LegMark) -> Result<c_int, ExecError> {
+    let header = format!("PJSIP_INHERITABLE_HEADER(add,{HOP_HEADER})");
+    if !chan.write_function(&header, &mark.hop) {
+        ast_log!(Warning, "{APP}: could not add {HOP_HEADER} (is res_pjsip_header_funcs 22.9 or later loaded?)");
+    }
+    let rc = {
+        let _lent = mark.caller_number.as_deref().map(|n| chan.lend_caller_number(n));
+        chan.exec("Dial", app_data)
+    };
+    chan.write_function(&format!("PJSIP_INHERITABLE_HEADER(remove,{HOP_HEADER})"), "");
+    rc
+}
+
 fn finish(chan: &Channel, runtime: &Runtime, exten: Option<&str>, data: &str, outcome: Outcome) -> c_int {
     if let Some(e) = &outcome.invalid {
         ast_log!(Warning, "{APP}({data}) on {}: {e}; nothing dialled", chan.name());
@@ -121,14 +133,22 @@ fn finish(chan: &Channel, runtime: &Runtime, exten: Option<&str>, data: &str, ou
     outcome.return_code
 }
 
-/// Asks peer health (kept current by qualify results and by calls) whether
-/// a call may try a peer.
-struct HealthGate<'a> {
+/// Answers the plan's questions: peer health (kept current by qualify
+/// results and by calls), and the incoming call's hop header.
+struct HealthGate<'a, 'c> {
+    chan: &'a Channel<'c>,
     runtime: &'a Runtime,
     config: &'a ClusterConfig,
 }
 
-impl PeerGate for HealthGate<'_> {
+impl Lookups for HealthGate<'_, '_> {
+    fn hop_header(&mut self) -> Option<String> {
+        // Only a PJSIP channel has SIP headers to read; asking another kind
+        // would make the function log an error.
+        pjsip_endpoint(&self.chan.name())?;
+        self.chan.read_function(&format!("PJSIP_HEADER(read,{HOP_HEADER})"))
+    }
+
     fn try_peer(&mut self, peer: &Peer) -> bool {
         let usable = self.runtime.health().try_peer(&peer.name, self.config.holddown.millis(), now());
         if !usable {

@@ -8,12 +8,11 @@ use std::os::raw::c_int;
 use std::sync::Mutex;
 
 use res_cluster_core::config::{self, ClusterConfig, Defaults, FILE_NAME};
-use res_cluster_core::peer_leg;
 
 use crate::ast::cli::Commands;
 use crate::ast::config::{host_name, load, system_name, config_dir, Loaded};
 use crate::ast::qualify::{self, Subscription};
-use crate::ast::{app, dialplan, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
+use crate::ast::{app, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
 use crate::runtime::{self, lock, Runtime};
 use crate::{ast_log, ast_verb, clusterdial, commands};
 
@@ -62,8 +61,6 @@ fn load_module() -> Result<(), String> {
     let result = (|| {
         Runtime::start(config);
         undo.push(Runtime::stop);
-        dialplan::install(peer_leg::CONTEXT, peer_leg::EXTEN, &peer_leg::handler_priorities())?;
-        undo.push(|| dialplan::remove(peer_leg::CONTEXT));
         app::register(clusterdial::APP, clusterdial::execute)?;
         undo.push(|| app::unregister(clusterdial::APP));
         let commands = Commands::register(commands::entries())?;
@@ -90,7 +87,6 @@ fn unload_module() {
         drop(commands);
     }
     app::unregister(clusterdial::APP);
-    dialplan::remove(peer_leg::CONTEXT);
     Runtime::stop();
 }
 

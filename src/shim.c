@@ -76,13 +76,6 @@ int res_cluster_dialed_causes(struct ast_channel *chan, char *buf, size_t len)
 	return copied;
 }
 
-int res_cluster_add_priority(struct ast_context *con, const char *exten, int priority,
-	const char *app, const char *data, const char *registrar)
-{
-	return ast_add_extension2(con, 1, exten, priority, NULL, NULL, app,
-		ast_strdup(data), ast_free_ptr, registrar, NULL, 0);
-}
-
 struct stasis_subscription *res_cluster_contact_status_subscribe(
 	void (*callback)(void *data, struct stasis_subscription *sub, struct stasis_message *message), void *data)
 {

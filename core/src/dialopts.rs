@@ -1,5 +1,5 @@
-//! Dial's option string ("rt", "U(sub^arg)b(ctx^s^1)"): checked, and edited
-//! where ClusterDial adds its own pre-dial handler to peer legs.
+//! Dial's option string ("rt", "U(sub^arg)b(ctx^s^1)"), checked before it
+//! reaches Dial.
 
 use std::fmt;
 
@@ -62,22 +62,6 @@ impl DialOptions {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
-
-    pub fn has(&self, letter: char) -> bool {
-        self.items.iter().any(|o| o.letter == letter)
-    }
-
-    /// The same options without any `letter`.
-    pub fn without(&self, letter: char) -> DialOptions {
-        DialOptions { items: self.items.iter().filter(|o| o.letter != letter).cloned().collect() }
-    }
-
-    /// The same options plus `letter(arg)` at the end.
-    pub fn with(&self, letter: char, arg: &str) -> DialOptions {
-        let mut items = self.items.clone();
-        items.push(DialOption { letter, arg: Some(arg.to_string()) });
-        DialOptions { items }
-    }
 }
 
 impl fmt::Display for DialOptions {
@@ -119,13 +103,5 @@ mod tests {
             let err = DialOptions::parse(input).unwrap_err();
             assert!(err.contains(expected), "{input}: {err}");
         }
-    }
-
-    #[test]
-    fn edits_one_option_and_keeps_the_rest() {
-        let o = DialOptions::parse("rb(mine^s^1)t").unwrap();
-        assert!(o.has('b'));
-        assert_eq!(o.without('b').to_string(), "rt");
-        assert_eq!(o.without('b').with('b', "ctx^s^1(a^b)").to_string(), "rtb(ctx^s^1(a^b))");
     }
 }

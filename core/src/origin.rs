@@ -8,8 +8,6 @@ use super::config::ClusterConfig;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Arrival {
     pub channel_name: String,
-    /// The value of the hop header on the incoming INVITE, if any.
-    pub hop_header: Option<String>,
     /// The FROM_CLUSTER channel variable (the recipe's loop marker).
     pub from_cluster: Option<String>,
     pub caller_number: Option<String>,
@@ -33,13 +31,20 @@ impl Origin {
         if let Some(peer) = endpoint.and_then(|ep| config.peer_by_endpoint(ep)) {
             return Origin::Peer { name: peer.name.clone() };
         }
-        if arrival.hop_header.as_deref().is_some_and(|h| !h.trim().is_empty()) {
-            return Origin::Marked { marker: "hop header" };
-        }
         if arrival.from_cluster.as_deref().map(str::trim) == Some("1") {
             return Origin::Marked { marker: "FROM_CLUSTER=1" };
         }
         Origin::Phone
+    }
+
+    /// Takes in the hop header of the incoming call, read only when it
+    /// matters (before a forward): a phone's call that carries one was
+    /// forwarded already.
+    pub fn with_hop_header(self, header: Option<&str>) -> Origin {
+        match self {
+            Origin::Phone if header.is_some_and(|h| !h.trim().is_empty()) => Origin::Marked { marker: "hop header" },
+            other => other,
+        }
     }
 
     /// A cluster call is dialled on this node's phones only.
@@ -88,9 +93,7 @@ mod tests {
 
     #[test]
     fn markers_stop_forwarding_but_earn_no_trust() {
-        let mut a = arrival("PJSIP/101-00000001");
-        a.hop_header = Some("node3".into());
-        let o = Origin::classify(&config(), &a);
+        let o = Origin::classify(&config(), &arrival("PJSIP/101-00000001")).with_hop_header(Some("node3"));
         assert_eq!(o, Origin::Marked { marker: "hop header" });
         assert!(o.is_cluster_call());
         assert_eq!(o.trusted_peer(), None);
@@ -101,8 +104,10 @@ mod tests {
 
         let mut a = arrival("PJSIP/101-00000001");
         a.from_cluster = Some("0".into());
-        a.hop_header = Some("".into());
-        assert_eq!(Origin::classify(&config(), &a), Origin::Phone);
+        assert_eq!(Origin::classify(&config(), &a).with_hop_header(Some(" ")), Origin::Phone);
+        assert_eq!(Origin::classify(&config(), &a).with_hop_header(None), Origin::Phone);
+        let peer = Origin::classify(&config(), &arrival("PJSIP/cluster-node2-00000003"));
+        assert_eq!(peer.clone().with_hop_header(Some("node2")), peer, "a peer stays a trusted peer");
     }
 
     #[test]

@@ -1,29 +1,26 @@
-//! What happens on a leg to a peer before its INVITE leaves.
+//! How a leg to a peer is marked before its INVITE leaves.
 //!
-//! ClusterDial hands Dial a pre-dial handler (option `b`) for peer legs. It
-//! runs on the new outbound channel only, so the caller's own channel is never
-//! touched: it adds the hop header naming this node, and puts the caller-ID
-//! prefix in front of the number sent to the peer (the connected line, which
-//! chan_pjsip turns into the From header), without an update to anyone.
+//! Two marks travel with every forwarded call: the hop header naming this
+//! node (its presence stops any further forwarding) and the caller-ID prefix
+//! in front of the caller's number. Both are put on the peer leg only; the
+//! caller's own channel, its CDR and its events keep the real number.
 
-pub const CONTEXT: &str = "res_cluster-peer-leg";
-pub const EXTEN: &str = "s";
-/// Carried by every forwarded INVITE; its presence stops any further forwarding.
+/// Carried by every forwarded INVITE.
 pub const HOP_HEADER: &str = "X-Cluster-Hop";
 
-/// The handler's priorities, 1 onwards: (application, data).
-/// ARG1 is the forwarding node's name, ARG2 the caller-ID prefix.
-pub fn handler_priorities() -> Vec<(&'static str, String)> {
-    vec![
-        ("Set", format!("PJSIP_HEADER(add,{HOP_HEADER})=${{ARG1}}")),
-        ("Set", "CONNECTEDLINE(num,i)=${ARG2}${CONNECTEDLINE(num)}".to_string()),
-        ("Return", String::new()),
-    ]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegMark {
+    /// The hop header's value: the forwarding node's name.
+    pub hop: String,
+    /// The number the peer is sent, when the caller has one and a prefix is set.
+    pub caller_number: Option<String>,
 }
 
-/// The argument of Dial's `b` option that runs the handler.
-pub fn predial_option(node_name: &str, prefix: &str) -> String {
-    format!("{CONTEXT}^{EXTEN}^1({node_name}^{prefix})")
+pub fn mark(node_name: &str, prefix: &str, caller_number: Option<&str>) -> LegMark {
+    let caller_number = caller_number
+        .filter(|n| !n.is_empty() && !prefix.is_empty())
+        .map(|n| super::callerid::add_prefix(prefix, n));
+    LegMark { hop: node_name.to_string(), caller_number }
 }
 
 #[cfg(test)]
@@ -31,16 +28,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_handler_marks_the_hop_prefixes_the_number_and_returns() {
-        let p = handler_priorities();
-        assert_eq!(p[0], ("Set", "PJSIP_HEADER(add,X-Cluster-Hop)=${ARG1}".to_string()));
-        assert_eq!(p[1].1, "CONNECTEDLINE(num,i)=${ARG2}${CONNECTEDLINE(num)}");
-        assert_eq!(p.last().unwrap().0, "Return");
+    fn marks_the_hop_and_prefixes_the_number() {
+        assert_eq!(mark("node1", "9999", Some("200")), LegMark { hop: "node1".into(), caller_number: Some("9999200".into()) });
     }
 
     #[test]
-    fn the_option_passes_node_and_prefix_as_arguments() {
-        assert_eq!(predial_option("node1", "9999"), "res_cluster-peer-leg^s^1(node1^9999)");
-        assert_eq!(predial_option("node1", ""), "res_cluster-peer-leg^s^1(node1^)");
+    fn no_number_or_no_prefix_leaves_the_number_alone() {
+        assert_eq!(mark("node1", "9999", None).caller_number, None);
+        assert_eq!(mark("node1", "9999", Some("")).caller_number, None);
+        assert_eq!(mark("node1", "", Some("200")).caller_number, None);
+        assert_eq!(mark("node1", "", Some("200")).hop, "node1", "the hop is marked whatever the prefix");
     }
 }

@@ -13,12 +13,17 @@ use super::callerid;
 use super::config::{ClusterConfig, Peer, Strategy};
 use super::dialopts::DialOptions;
 use super::origin::{Arrival, Origin};
-use super::peer_leg;
+use super::peer_leg::{self, LegMark};
 use super::status::DialStatus;
 
-/// Lets the plan ask whether a peer may be tried now, without knowing how.
-pub trait PeerGate {
+/// What the plan asks of the call's surroundings, and only when it must.
+pub trait Lookups {
+    /// Whether a call may try `peer` now.
     fn try_peer(&mut self, peer: &Peer) -> bool;
+    /// The incoming call's hop header, if any. Asked once, before the first
+    /// forward: reading a SIP header costs a round trip to the channel's
+    /// SIP thread, which calls answered here never pay.
+    fn hop_header(&mut self) -> Option<String>;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +38,8 @@ pub struct DialRequest {
     pub target: Target,
     /// The whole argument string for Dial.
     pub app_data: String,
+    /// For legs to peers: what to put on them before the INVITEs leave.
+    pub mark: Option<LegMark>,
 }
 
 /// What the shell saw of one Dial.
@@ -149,7 +156,7 @@ impl CallPlan {
     }
 
     /// What the shell should do now.
-    pub fn next(&mut self, gate: &mut dyn PeerGate) -> Action {
+    pub fn next(&mut self, lookups: &mut dyn Lookups) -> Action {
         loop {
             match std::mem::replace(&mut self.state, State::Start) {
                 State::Start => {
@@ -163,10 +170,17 @@ impl CallPlan {
                     return Action::Dial(self.local_request());
                 }
                 State::Forward(mut rest) => {
+                    if !self.forwarded {
+                        self.origin = std::mem::replace(&mut self.origin, Origin::Phone).with_hop_header(lookups.hop_header().as_deref());
+                        if self.origin.is_cluster_call() {
+                            self.finish_cluster_call(self.best.unwrap_or(DialStatus::ChanUnavail));
+                            continue;
+                        }
+                    }
                     let mut dialled = Vec::new();
                     while !rest.is_empty() {
                         let i = rest.remove(0);
-                        if gate.try_peer(&self.config.peers[i]) {
+                        if lookups.try_peer(&self.config.peers[i]) {
                             dialled.push(i);
                             if self.config.strategy == Strategy::Sequential {
                                 break;
@@ -230,16 +244,7 @@ impl CallPlan {
         self.best = Some(status);
         let falls_back = self.config.falls_back_on(status);
         if self.origin.is_cluster_call() {
-            let from = match &self.origin {
-                Origin::Peer { name } => format!("from peer {name}"),
-                Origin::Marked { marker } => format!("marked by {marker}"),
-                Origin::Phone => unreachable!(),
-            };
-            let mut o = Outcome::new(status, format!("cluster call ({from}): {status} here; not forwarded again"));
-            o.hangup_cause = Some(status.hangup_cause());
-            o.return_code = -1;
-            o.loop_refused = falls_back;
-            return self.finish(o);
+            return self.finish_cluster_call(status);
         }
         if falls_back && !self.config.peers.is_empty() {
             self.state = State::Forward((0..self.config.peers.len()).collect());
@@ -299,6 +304,21 @@ impl CallPlan {
         }
     }
 
+    /// A cluster call none of this node's phones took: ended here, with the
+    /// cause that tells the forwarding node why.
+    fn finish_cluster_call(&mut self, status: DialStatus) {
+        let from = match &self.origin {
+            Origin::Peer { name } => format!("from peer {name}"),
+            Origin::Marked { marker } => format!("marked by {marker}"),
+            Origin::Phone => "from a phone".to_string(),
+        };
+        let mut o = Outcome::new(status, format!("cluster call ({from}): {status} here; not forwarded again"));
+        o.hangup_cause = Some(status.hangup_cause());
+        o.return_code = -1;
+        o.loop_refused = self.config.falls_back_on(status);
+        self.finish(o);
+    }
+
     fn finish(&mut self, mut outcome: Outcome) {
         outcome.forwarded |= self.forwarded;
         self.state = State::Finished(outcome);
@@ -316,21 +336,20 @@ impl CallPlan {
         let timeout = args.timeout.unwrap_or(self.config.ring_timeout);
         let options = args.options.clone().unwrap_or_else(|| self.config.dial_options.clone());
         let dial = self.config.local_dial.render(&args.exten);
-        DialRequest { target: Target::Local, app_data: dial_data(&dial, &timeout.to_string(), &options) }
+        DialRequest { target: Target::Local, app_data: dial_data(&dial, &timeout.to_string(), &options), mark: None }
     }
 
     fn peer_request(&self, dialled: &[usize]) -> DialRequest {
         let args = self.args.as_ref().expect("a plan with invalid arguments never dials");
         let c = &self.config;
         let timeout = args.timeout.unwrap_or(c.ring_timeout);
-        let base = args.options.clone().unwrap_or_else(|| c.dial_options.clone());
-        // Dial takes one pre-dial handler; on peer legs it must be ours.
-        let options = base.without('b').with('b', &peer_leg::predial_option(&c.node_name, &c.callerid_prefix));
+        let options = args.options.clone().unwrap_or_else(|| c.dial_options.clone());
         let peers: Vec<&Peer> = dialled.iter().map(|&i| &c.peers[i]).collect();
         let dial: Vec<String> = peers.iter().map(|p| p.dial.render(&args.exten)).collect();
         DialRequest {
             target: Target::Peers(peers.iter().map(|p| p.name.clone()).collect()),
             app_data: dial_data(&dial.join("&"), &format!("{timeout}^{}", c.peer_timeout), &options),
+            mark: Some(peer_leg::mark(&c.node_name, &c.callerid_prefix, self.arrival.caller_number.as_deref())),
         }
     }
 }

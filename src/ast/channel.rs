@@ -27,6 +27,25 @@ impl Drop for Locked<'_> {
     }
 }
 
+/// Restores the caller party `Channel::lend_caller_number` replaced.
+pub struct LentCallerNumber<'c, 'a> {
+    chan: &'c Channel<'a>,
+    saved: sys::ast_party_caller,
+}
+
+impl Drop for LentCallerNumber<'_, '_> {
+    fn drop(&mut self) {
+        let _l = self.chan.lock();
+        // SAFETY: `saved` holds its own copies (ast_party_caller_copy);
+        // setting copies them back into the locked channel, then our copy is
+        // freed exactly once.
+        unsafe {
+            sys::ast_party_caller_set(sys::ast_channel_caller(self.chan.ptr()), &self.saved, std::ptr::null());
+            sys::ast_party_caller_free(&mut self.saved);
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum ExecError {
     /// The application is not loaded.
@@ -82,6 +101,13 @@ impl<'a> Channel<'a> {
         unsafe { sys::pbx_builtin_setvar_helper(self.ptr(), name.as_ptr(), value.as_ptr()) };
     }
 
+    /// Writes a dialplan function such as `PJSIP_INHERITABLE_HEADER(add,X-Name)`.
+    pub fn write_function(&self, expression: &str, value: &str) -> bool {
+        let (expression, value) = (cstring(expression), cstring(value));
+        // SAFETY: valid strings; the function locks the channel as it needs.
+        unsafe { sys::ast_func_write(self.ptr(), expression.as_ptr(), value.as_ptr()) == 0 }
+    }
+
     /// Reads a dialplan function such as `PJSIP_HEADER(read,X-Name)`; None
     /// when the function is missing or fails.
     pub fn read_function(&self, expression: &str) -> Option<String> {
@@ -126,6 +152,33 @@ impl<'a> Channel<'a> {
             update.id.number.valid = 1;
             update.id.number.str_ = number.as_ptr() as *mut c_char;
             sys::ast_channel_set_caller_event(self.ptr(), &update, std::ptr::null_mut());
+        }
+    }
+
+    /// Puts `number` in place of the caller number until the returned guard
+    /// is dropped, for code that copies the caller's party (Dial, into the
+    /// connected line of each new outbound leg, which becomes its From).
+    ///
+    /// The change is made without invalidating the channel's cached caller
+    /// snapshot: CDRs, AMI and other observers keep seeing the real number,
+    /// and no caller-ID event is raised. The guard restores the saved party.
+    pub fn lend_caller_number(&self, number: &str) -> LentCallerNumber<'_, 'a> {
+        let number = cstring(number);
+        let _l = self.lock();
+        // SAFETY: `saved` is initialised before use and freed by the guard;
+        // ast_party_caller_set copies what it keeps and frees what it
+        // replaces, so the channel owns its strings throughout; the channel
+        // lock is held as these functions require.
+        unsafe {
+            let mut saved: sys::ast_party_caller = std::mem::zeroed();
+            sys::ast_party_caller_init(&mut saved);
+            sys::ast_party_caller_copy(&mut saved, sys::ast_channel_caller(self.ptr()));
+            let mut update: sys::ast_party_caller = std::mem::zeroed();
+            sys::ast_party_caller_set_init(&mut update, sys::ast_channel_caller(self.ptr()));
+            update.id.number.valid = 1;
+            update.id.number.str_ = number.as_ptr() as *mut c_char;
+            sys::ast_party_caller_set(sys::ast_channel_caller(self.ptr()), &update, std::ptr::null());
+            LentCallerNumber { chan: self, saved }
         }
     }
 

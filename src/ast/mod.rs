@@ -9,7 +9,6 @@ pub mod app;
 pub mod channel;
 pub mod cli;
 pub mod config;
-pub mod dialplan;
 pub mod guard;
 pub mod log;
 pub mod manager;

@@ -35,6 +35,11 @@ pub struct NodeSpec {
     pub env: Vec<(String, String)>,
     /// Extra dialplan lines appended to [phones].
     pub dialplan: String,
+    /// What the phones' context does after ClusterDial returns.
+    pub after_clusterdial: String,
+    /// Run the classic two-server recipe's dialplan (translated to PJSIP)
+    /// instead of ClusterDial, for comparison.
+    pub recipe: bool,
 }
 
 impl NodeSpec {
@@ -50,6 +55,8 @@ impl NodeSpec {
             fault_injection: false,
             env: Vec::new(),
             dialplan: String::new(),
+            after_clusterdial: "Hangup()".into(),
+            recipe: false,
         }
     }
 
@@ -408,12 +415,13 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
     // An ordinary phone whose own number happens to start with the prefix.
     s.push_str("[202](endpoint-common)\naors = 202\ncallerid = \"Look-alike\" <9999202>\n\n[202](phone-aor)\n\n");
     // The peers' calls land in the same context as the phones': one
-    // ClusterDial line serves both.
+    // ClusterDial line serves both. The recipe needs a context of its own.
+    let peer_context = if spec.recipe { "from-cluster" } else { "phones" };
     for &p in spec.peers.iter().chain(&spec.endpoints_only) {
         let peer_ip = net.node(p);
         let _ = write!(
             s,
-            "[cluster-node{p}](endpoint-common)\naors = cluster-node{p}\n\n\
+            "[cluster-node{p}](endpoint-common)\ncontext = {peer_context}\naors = cluster-node{p}\n\n\
              [cluster-node{p}]\ntype = aor\ncontact = sip:{peer_ip}:5060\nqualify_frequency = {q}\nqualify_timeout = 1.0\n\n\
              [cluster-node{p}]\ntype = identify\nendpoint = cluster-node{p}\nmatch = {peer_ip}\n\n",
             q = spec.qualify_s
@@ -432,6 +440,9 @@ fn res_cluster_conf(spec: &NodeSpec) -> String {
 
 /// `RESULT` lines come from the h extension, which runs however the call ended.
 fn extensions_conf(spec: &NodeSpec) -> String {
+    if spec.recipe {
+        return recipe_extensions_conf(spec);
+    }
     format!(
         r#"[general]
 static = yes
@@ -442,7 +453,7 @@ exten => _X.,1,Set(CD_EXTEN=${{EXTEN}})
  same => n,Set(CD_RAW=${{CALLERID(num)}})
  same => n,ClusterDial(${{EXTEN}})
  same => n,Set(CD_AFTER=${{CALLERID(num)}})
- same => n,Hangup()
+ same => n,{after}
 
 ; the extension comes from a header the caller writes
 exten => inject,1,Set(CD_EXTEN=${{PJSIP_HEADER(read,X-Target)}})
@@ -467,6 +478,37 @@ exten => _legacy.,1,Set(CD_EXTEN=${{EXTEN:6}})
 {extra}
 exten => h,1,Log(NOTICE,RESULT chan=${{CHANNEL}} exten=${{CD_EXTEN}} cluster=${{CLUSTERSTATUS}} dial=${{DIALSTATUS}} node=${{CLUSTERNODE}} raw=${{CD_RAW}} cid=${{CALLERID(num)}} after=${{CD_AFTER}})
 "#,
-        extra = spec.dialplan
+        extra = spec.dialplan,
+        after = spec.after_clusterdial
+    )
+}
+
+/// The classic recipe: dial locally; unless the call came from the other
+/// server, prefix the caller number with 9999 and dial the peer(s); a peer
+/// marks the call FROM_CLUSTER=1, strips the prefix and tries its own phones.
+fn recipe_extensions_conf(spec: &NodeSpec) -> String {
+    let mut peers = String::new();
+    for &p in &spec.peers {
+        let _ = writeln!(peers, " same => n,Dial(PJSIP/${{EXTEN}}@cluster-node{p},20,rt)");
+    }
+    format!(
+        r#"[general]
+static = yes
+writeprotect = no
+
+[phones]
+exten => _X.,1,Set(CD_EXTEN=${{EXTEN}})
+ same => n,Set(CD_RAW=${{CALLERID(num)}})
+ same => n,Dial(PJSIP/${{EXTEN}},20,rt)
+ same => n,GotoIf($["${{FROM_CLUSTER}}" = "1"]?done)
+ same => n,Set(CALLERID(num)=9999${{CALLERID(num)}})
+{peers} same => n(done),Congestion()
+exten => h,1,Log(NOTICE,RESULT chan=${{CHANNEL}} exten=${{CD_EXTEN}} cluster=recipe dial=${{DIALSTATUS}} node= raw=${{CD_RAW}} cid=${{CALLERID(num)}} after=)
+
+[from-cluster]
+exten => _X.,1,Set(__FROM_CLUSTER=1)
+ same => n,Set(CALLERID(num)=${{CALLERID(num):4}})
+ same => n,Goto(phones,${{EXTEN}},1)
+"#
     )
 }

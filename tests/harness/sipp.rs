@@ -24,6 +24,8 @@ fn scratch(name: &str) -> PathBuf {
 #[derive(Clone, Copy, Debug)]
 pub enum Behaviour {
     Answer,
+    /// Rings this many milliseconds, then answers.
+    AnswerAfter(u32),
     Busy,
     /// Rings until the caller gives up.
     Ring,
@@ -55,16 +57,17 @@ impl Phone {
             .status()
             .expect("run sipp (install sip-tester)");
         assert!(status.success(), "phone {exten} could not register on {}", node.name);
-        let file = match behaviour {
-            Behaviour::Answer => "phone_answer.xml",
-            Behaviour::Busy => "phone_busy.xml",
-            Behaviour::Ring => "phone_ring.xml",
+        let (file, delay_ms) = match behaviour {
+            Behaviour::Answer => ("phone_answer.xml", 0),
+            Behaviour::AnswerAfter(ms) => ("phone_answer_late.xml", ms),
+            Behaviour::Busy => ("phone_busy.xml", 0),
+            Behaviour::Ring => ("phone_ring.xml", 0),
         };
         let trace = scratch(&format!("phone-{exten}.msg"));
         let child = Command::new("sipp")
             .arg("-sf")
             .arg(scenario(file))
-            .args(["-i", &ip, "-p", "5060", "-nostdin", "-trace_msg", "-message_file"])
+            .args(["-i", &ip, "-p", "5060", "-nostdin", "-d", &delay_ms.to_string(), "-trace_msg", "-message_file"])
             .arg(&trace)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -231,4 +234,43 @@ pub fn call(net: &Net, node: &Node, exten: &str, opts: &CallOptions) -> CallRepo
         },
         completed: status.success(),
     }
+}
+
+/// What SIPp counted over a run of many calls.
+#[derive(Clone, Debug)]
+pub struct LoadReport {
+    pub successful: u64,
+    pub failed: u64,
+    pub elapsed: Duration,
+}
+
+/// Places `calls` calls at `rate` per second from one SIPp caller and
+/// waits for all of them to end.
+pub fn load(net: &Net, node: &Node, exten: &str, rate: u32, calls: u32, hold_ms: u32) -> LoadReport {
+    let ip = net.caller(1);
+    let stats = scratch("load.csv");
+    let started = Instant::now();
+    let _ = Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario("caller.xml"))
+        .args(["-i", &ip, "-p", "5060", "-s", exten, "-nostdin", "-key", "caller", "200"])
+        .args(["-key", "extra", "X-Res-Cluster-Test: load"])
+        .args(["-r", &rate.to_string(), "-m", &calls.to_string(), "-d", &hold_ms.to_string()])
+        .args(["-timeout", "120", "-timeout_error", "-trace_stat", "-fd", "1", "-stf"])
+        .arg(&stats)
+        .arg(format!("{}:5060", node.ip))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run sipp load");
+    let elapsed = started.elapsed();
+    let text = fs::read_to_string(&stats).unwrap_or_default();
+    let _ = fs::remove_file(&stats);
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = lines.next().unwrap_or("").split(';').collect();
+    let last: Vec<&str> = lines.last().unwrap_or("").split(';').collect();
+    let column = |name: &str| -> u64 {
+        header.iter().position(|h| *h == name).and_then(|i| last.get(i)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    };
+    LoadReport { successful: column("SuccessfulCall(C)"), failed: column("FailedCall(C)"), elapsed }
 }

@@ -1,7 +1,7 @@
 use super::*;
+use crate::peer_leg::LegMark;
 use crate::config::{build, parse_text, Defaults};
 
-const PEER_LEG: &str = "b(res_cluster-peer-leg^s^1(node1^9999))";
 
 fn config(extra_general: &str, peers: &[&str]) -> Arc<ClusterConfig> {
     let mut text = format!("[general]\nnode_name = node1\n{extra_general}\n");
@@ -19,12 +19,17 @@ fn from_peer(peer: &str, number: &str) -> Arrival {
     Arrival { channel_name: format!("PJSIP/cluster-{peer}-00000002"), caller_number: Some(number.into()), ..Default::default() }
 }
 
-/// Lets every peer through, or only those listed.
-struct Gate(Option<Vec<&'static str>>);
+/// Lets every peer through (or only those listed), and reports the hop
+/// header given, counting how often it is asked.
+struct Gate(Option<Vec<&'static str>>, Option<&'static str>, u32);
 
-impl PeerGate for Gate {
+impl Lookups for Gate {
     fn try_peer(&mut self, peer: &Peer) -> bool {
         self.0.as_ref().map_or(true, |allowed| allowed.contains(&peer.name.as_str()))
+    }
+    fn hop_header(&mut self) -> Option<String> {
+        self.2 += 1;
+        self.1.map(str::to_string)
     }
 }
 
@@ -47,11 +52,31 @@ fn expect_finish(plan: &mut CallPlan, gate: &mut Gate) -> Outcome {
 }
 
 #[test]
+fn the_hop_header_is_read_only_before_a_forward_and_only_once() {
+    let mut plan = CallPlan::new(config("", &["node2", "node3"]), "101", phone());
+    let mut gate = Gate(None, None, 0);
+    expect_dial(&mut plan, &mut gate);
+    assert_eq!(gate.2, 0, "not read for the local attempt");
+    plan.record(result(DialStatus::ChanUnavail));
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    expect_dial(&mut plan, &mut gate);
+    assert_eq!(gate.2, 1);
+
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
+    let mut gate = Gate(None, None, 0);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::Answer));
+    expect_finish(&mut plan, &mut gate);
+    assert_eq!(gate.2, 0, "a call answered here never reads it");
+}
+
+#[test]
 fn a_local_phone_answers_and_nothing_is_forwarded() {
     let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
-    let mut gate = Gate(None);
+    let mut gate = Gate(None, None, 0);
     let r = expect_dial(&mut plan, &mut gate);
-    assert_eq!(r, DialRequest { target: Target::Local, app_data: "PJSIP/101,20".into() });
+    assert_eq!(r, DialRequest { target: Target::Local, app_data: "PJSIP/101,20".into(), mark: None });
     plan.record(DialResult { dial_rc: -1, ..result(DialStatus::Answer) });
     let o = expect_finish(&mut plan, &mut gate);
     assert_eq!((o.status, o.node.as_deref(), o.return_code), (DialStatus::Answer, Some("node1"), -1));
@@ -61,12 +86,13 @@ fn a_local_phone_answers_and_nothing_is_forwarded() {
 #[test]
 fn an_absent_phone_is_found_on_the_peer() {
     let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
-    let mut gate = Gate(None);
+    let mut gate = Gate(None, None, 0);
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
     let r = expect_dial(&mut plan, &mut gate);
     assert_eq!(r.target, Target::Peers(vec!["node2".into()]));
-    assert_eq!(r.app_data, format!("PJSIP/101@cluster-node2,20^1,{PEER_LEG}"));
+    assert_eq!(r.app_data, "PJSIP/101@cluster-node2,20^1");
+    assert_eq!(r.mark, Some(LegMark { hop: "node1".into(), caller_number: Some("9999200".into()) }));
     plan.record(DialResult { responded: vec!["cluster-node2".into()], ..result(DialStatus::Answer) });
     let o = expect_finish(&mut plan, &mut gate);
     assert_eq!((o.status, o.node.as_deref()), (DialStatus::Answer, Some("node2")));
@@ -77,7 +103,7 @@ fn an_absent_phone_is_found_on_the_peer() {
 #[test]
 fn a_phone_nowhere_ends_chanunavail_after_one_forward() {
     let mut plan = CallPlan::new(config("", &["node2"]), "555", phone());
-    let mut gate = Gate(None);
+    let mut gate = Gate(None, None, 0);
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
     expect_dial(&mut plan, &mut gate);
@@ -90,7 +116,7 @@ fn a_phone_nowhere_ends_chanunavail_after_one_forward() {
 #[test]
 fn a_call_from_a_peer_loses_the_prefix_and_is_never_sent_back() {
     let mut plan = CallPlan::new(config("", &["node2"]), "555", from_peer("node2", "9999200"));
-    let mut gate = Gate(None);
+    let mut gate = Gate(None, None, 0);
     assert_eq!(plan.next(&mut gate), Action::SetCallerNumber("200".into()));
     assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Local);
     plan.record(result(DialStatus::ChanUnavail));
@@ -103,17 +129,17 @@ fn a_call_from_a_peer_loses_the_prefix_and_is_never_sent_back() {
 #[test]
 fn a_peer_call_without_the_prefix_keeps_its_number() {
     let mut plan = CallPlan::new(config("", &["node2"]), "101", from_peer("node2", "200"));
-    assert!(matches!(plan.next(&mut Gate(None)), Action::Dial(_)));
+    assert!(matches!(plan.next(&mut Gate(None, None, 0)), Action::Dial(_)));
 }
 
 #[test]
 fn markers_stop_forwarding_without_touching_the_number() {
-    for arrival in [
-        Arrival { hop_header: Some("node3".into()), caller_number: Some("9999200".into()), ..phone() },
-        Arrival { from_cluster: Some("1".into()), caller_number: Some("9999200".into()), ..phone() },
+    for (arrival, header) in [
+        (Arrival { caller_number: Some("9999200".into()), ..phone() }, Some("node3")),
+        (Arrival { from_cluster: Some("1".into()), caller_number: Some("9999200".into()), ..phone() }, None),
     ] {
         let mut plan = CallPlan::new(config("", &["node2"]), "101", arrival);
-        let mut gate = Gate(None);
+        let mut gate = Gate(None, header, 0);
         assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Local);
         plan.record(result(DialStatus::ChanUnavail));
         let o = expect_finish(&mut plan, &mut gate);
@@ -126,7 +152,7 @@ fn markers_stop_forwarding_without_touching_the_number() {
 fn a_phone_dressed_as_a_cluster_call_is_forwarded_like_any_other() {
     let arrival = Arrival { caller_number: Some("9999200".into()), ..phone() };
     let mut plan = CallPlan::new(config("", &["node2"]), "101", arrival);
-    let mut gate = Gate(None);
+    let mut gate = Gate(None, None, 0);
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
     assert!(matches!(expect_dial(&mut plan, &mut gate).target, Target::Peers(_)));
@@ -136,7 +162,7 @@ fn a_phone_dressed_as_a_cluster_call_is_forwarded_like_any_other() {
 fn busy_and_no_answer_stay_local_by_default() {
     for status in [DialStatus::Busy, DialStatus::NoAnswer] {
         let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
-        let mut gate = Gate(None);
+        let mut gate = Gate(None, None, 0);
         expect_dial(&mut plan, &mut gate);
         plan.record(result(status));
         let o = expect_finish(&mut plan, &mut gate);
@@ -147,7 +173,7 @@ fn busy_and_no_answer_stay_local_by_default() {
 #[test]
 fn fallback_on_can_behave_like_the_recipe() {
     let mut plan = CallPlan::new(config("fallback_on = chanunavail,congestion,busy,noanswer", &["node2"]), "101", phone());
-    let mut gate = Gate(None);
+    let mut gate = Gate(None, None, 0);
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::Busy));
     assert!(matches!(expect_dial(&mut plan, &mut gate).target, Target::Peers(_)));
@@ -157,7 +183,7 @@ fn fallback_on_can_behave_like_the_recipe() {
 fn bad_arguments_dial_nothing() {
     for data in ["", "101&PJSIP/102", "101@cluster-node2", "101/sip:102@127.0.20.102", "101,x", "101,5,r("] {
         let mut plan = CallPlan::new(config("", &["node2"]), data, phone());
-        let o = expect_finish(&mut plan, &mut Gate(None));
+        let o = expect_finish(&mut plan, &mut Gate(None, None, 0));
         assert_eq!(o.status, DialStatus::InvalidArgs, "{data}");
         assert_eq!(o.return_code, 0);
         assert!(o.invalid.is_some());
@@ -169,21 +195,21 @@ fn bad_arguments_dial_nothing() {
 fn timeout_and_options_arguments_override_the_configuration() {
     let c = config("ring_timeout = 30\ndial_options = rt", &["node2"]);
     let mut plan = CallPlan::new(Arc::clone(&c), "101", phone());
-    let mut gate = Gate(None);
+    let mut gate = Gate(None, None, 0);
     assert_eq!(expect_dial(&mut plan, &mut gate).app_data, "PJSIP/101,30,rt");
     plan.record(result(DialStatus::ChanUnavail));
-    assert_eq!(expect_dial(&mut plan, &mut gate).app_data, format!("PJSIP/101@cluster-node2,30^1,rt{PEER_LEG}"));
+    assert_eq!(expect_dial(&mut plan, &mut gate).app_data, "PJSIP/101@cluster-node2,30^1,rt");
 
     let mut plan = CallPlan::new(c, "101,7.5,tb(mine^s^1)", phone());
     assert_eq!(expect_dial(&mut plan, &mut gate).app_data, "PJSIP/101,7.5,tb(mine^s^1)");
     plan.record(result(DialStatus::ChanUnavail));
-    assert_eq!(expect_dial(&mut plan, &mut gate).app_data, format!("PJSIP/101@cluster-node2,7.5^1,t{PEER_LEG}"));
+    assert_eq!(expect_dial(&mut plan, &mut gate).app_data, "PJSIP/101@cluster-node2,7.5^1,tb(mine^s^1)");
 }
 
 #[test]
 fn sequential_skips_peers_the_gate_refuses_and_learns_from_silence() {
     let mut plan = CallPlan::new(config("", &["node2", "node3", "node4"]), "101", phone());
-    let mut gate = Gate(Some(vec!["node3", "node4"]));
+    let mut gate = Gate(Some(vec!["node3", "node4"]), None, 0);
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
     assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Peers(vec!["node3".into()]));
@@ -198,7 +224,7 @@ fn sequential_skips_peers_the_gate_refuses_and_learns_from_silence() {
 #[test]
 fn a_quick_failure_says_nothing_about_health() {
     let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
-    let mut gate = Gate(None);
+    let mut gate = Gate(None, None, 0);
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
     expect_dial(&mut plan, &mut gate);
@@ -209,12 +235,12 @@ fn a_quick_failure_says_nothing_about_health() {
 #[test]
 fn parallel_rings_every_live_peer_in_one_dial() {
     let mut plan = CallPlan::new(config("strategy = parallel", &["node2", "node3", "node4"]), "101", phone());
-    let mut gate = Gate(Some(vec!["node2", "node4"]));
+    let mut gate = Gate(Some(vec!["node2", "node4"]), None, 0);
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
     let r = expect_dial(&mut plan, &mut gate);
     assert_eq!(r.target, Target::Peers(vec!["node2".into(), "node4".into()]));
-    assert_eq!(r.app_data, format!("PJSIP/101@cluster-node2&PJSIP/101@cluster-node4,20^1,{PEER_LEG}"));
+    assert_eq!(r.app_data, "PJSIP/101@cluster-node2&PJSIP/101@cluster-node4,20^1");
     plan.record(DialResult {
         responded: vec!["cluster-node4".into()],
         answered_endpoint: Some("cluster-node4".into()),
@@ -232,7 +258,7 @@ fn parallel_rings_every_live_peer_in_one_dial() {
 #[test]
 fn no_live_peer_ends_the_call_at_once() {
     let mut plan = CallPlan::new(config("", &["node2", "node3"]), "101", phone());
-    let mut gate = Gate(Some(vec![]));
+    let mut gate = Gate(Some(vec![]), None, 0);
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
     let o = expect_finish(&mut plan, &mut gate);
@@ -244,7 +270,7 @@ fn no_live_peer_ends_the_call_at_once() {
 #[test]
 fn a_caller_who_hangs_up_ends_everything() {
     let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
-    let mut gate = Gate(None);
+    let mut gate = Gate(None, None, 0);
     expect_dial(&mut plan, &mut gate);
     plan.record(DialResult { caller_hung_up: true, dial_rc: -1, ..result(DialStatus::Cancel) });
     let o = expect_finish(&mut plan, &mut gate);
@@ -254,16 +280,17 @@ fn a_caller_who_hangs_up_ends_everything() {
 #[test]
 fn an_empty_prefix_still_marks_the_hop() {
     let mut plan = CallPlan::new(config("callerid_prefix =", &["node2"]), "101", phone());
-    let mut gate = Gate(None);
+    let mut gate = Gate(None, None, 0);
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
-    assert!(expect_dial(&mut plan, &mut gate).app_data.ends_with("b(res_cluster-peer-leg^s^1(node1^))"));
+    let mark = expect_dial(&mut plan, &mut gate).mark.unwrap();
+    assert_eq!((mark.hop.as_str(), mark.caller_number), ("node1", None));
 }
 
 #[test]
 fn asking_twice_without_a_result_dials_nothing_more() {
     let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
-    let mut gate = Gate(None);
+    let mut gate = Gate(None, None, 0);
     expect_dial(&mut plan, &mut gate);
     let o = expect_finish(&mut plan, &mut gate);
     assert_eq!(o.status, DialStatus::Congestion);
