@@ -121,12 +121,14 @@ fn setup_times(pairs: &[Pair; 2], figures: &mut [Figures; 2]) {
     }
 }
 
-/// CPU per forwarded call: 4 rounds of 250 calls at 100/s, the variants
+const CPU_ROUNDS: u32 = 8;
+
+/// CPU per forwarded call: rounds of 250 calls at 100/s, the variants
 /// taking turns, so that the machine's drift falls on both alike.
 fn cpu_per_call(pairs: &[Pair; 2], figures: &mut [Figures; 2]) {
-    eprintln!("CPU per forwarded call (4 x 250 calls at 100/s per variant, taking turns)");
+    eprintln!("CPU per forwarded call ({CPU_ROUNDS} x 250 calls at 100/s per variant, taking turns)");
     let mut totals = [(0u64, 0u64, 0u64); 2];
-    for _ in 0..4 {
+    for _ in 0..CPU_ROUNDS {
         for (i, pair) in pairs.iter().enumerate() {
             let (n1, n2) = (&pair.nodes[0], &pair.nodes[1]);
             let (c1, c2) = (n1.cpu_ms(), n2.cpu_ms());
@@ -194,9 +196,17 @@ fn three_nodes(variant: Variant, f: &mut Figures) {
 fn measure() -> [Figures; 2] {
     let pairs = [Pair::start(Variant::Recipe), Pair::start(Variant::ClusterDial)];
     let mut figures = [Figures::default(), Figures::default()];
-    eprintln!("setup times ({SETUP_CALLS} calls per case and variant, interleaved)");
-    setup_times(&pairs, &mut figures);
-    if std::env::var_os("RES_CLUSTER_BENCH_SETUP_ONLY").is_some() {
+    // RES_CLUSTER_BENCH_ONLY=setup or =cpu runs that part alone, for
+    // working on it.
+    let only = std::env::var("RES_CLUSTER_BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "setup" {
+        eprintln!("setup times ({SETUP_CALLS} calls per case and variant, interleaved)");
+        setup_times(&pairs, &mut figures);
+    }
+    if only == "cpu" {
+        cpu_per_call(&pairs, &mut figures);
+    }
+    if !only.is_empty() {
         return figures;
     }
     cpu_per_call(&pairs, &mut figures);

@@ -32,6 +32,8 @@ struct ast_module *res_cluster_self(void);
 /* ast_log(level, ...) and ast_verb(level, ...), message already formatted. */
 void res_cluster_log(int level, const char *file, int line, const char *function, const char *message);
 void res_cluster_verb(int level, const char *file, int line, const char *function, const char *message);
+/* VERBOSITY_ATLEAST(level): whether a verbose message of this level is shown anywhere. */
+int res_cluster_verbosity_atleast(int level);
 
 /* ast_channel_lock / ast_channel_unlock */
 void res_cluster_channel_lock(struct ast_channel *chan);

@@ -14,7 +14,7 @@ use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Lookups,
 use res_cluster_core::status::DialStatus;
 
 use crate::ast::channel::{Channel, ExecError};
-use crate::ast::{guard, RawChannel};
+use crate::ast::{guard, log, RawChannel};
 use crate::{ast_log, ast_verb};
 use crate::runtime::{announce, now, Runtime};
 
@@ -68,12 +68,15 @@ fn arrival(chan: &Channel) -> Arrival {
 }
 
 fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
-    let whom = match &request.target {
-        Target::Local => "this node".to_string(),
-        Target::Peers(names) => format!("peer {}", names.join(", ")),
-    };
-    ast_verb!(3, "{APP}: dialling {whom}: Dial({})", request.app_data);
-    let before: HashSet<String> = chan.dialed_cause_channels().into_iter().collect();
+    let to_peers = matches!(request.target, Target::Peers(_));
+    if let Target::Peers(names) = &request.target {
+        ast_verb!(3, "{APP}: dialling peer {}: Dial({})", names.join(", "), request.app_data);
+    } else {
+        ast_verb!(3, "{APP}: dialling this node: Dial({})", request.app_data);
+    }
+    // Which legs got any SIP response is asked of peer legs only: it is what
+    // tells a silent peer from a live one.
+    let before: HashSet<String> = if to_peers { chan.dialed_cause_channels().into_iter().collect() } else { HashSet::new() };
     let started = Instant::now();
     let rc = match &request.mark {
         Some(mark) => dial_marked(chan, &request.app_data, mark),
@@ -88,18 +91,21 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let status = chan.var("DIALSTATUS").and_then(|s| DialStatus::parse(&s));
-    let new_legs: Vec<String> = chan.dialed_cause_channels().into_iter().filter(|leg| !before.contains(leg)).collect();
-    for leg in &new_legs {
-        let cause = chan.dialed_cause(leg).unwrap_or_default();
-        ast_verb!(4, "{APP}: {leg} answered {cause}");
+    let mut result = DialResult { status, dial_rc: rc, elapsed_ms, ..DialResult::default() };
+    result.caller_hung_up = status != Some(DialStatus::Answer) && (rc != 0 || status == Some(DialStatus::Cancel));
+    if to_peers {
+        let new_legs: Vec<String> = chan.dialed_cause_channels().into_iter().filter(|leg| !before.contains(leg)).collect();
+        if log::verbose_enabled(4) {
+            for leg in &new_legs {
+                ast_verb!(4, "{APP}: {leg} answered {}", chan.dialed_cause(leg).unwrap_or_default());
+            }
+        }
+        result.responded = new_legs.iter().filter_map(|leg| pjsip_endpoint(leg).map(str::to_string)).collect();
+        if status == Some(DialStatus::Answer) {
+            result.answered_endpoint = chan.var("DIALEDPEERNAME").and_then(|n| pjsip_endpoint(&n).map(str::to_string));
+        }
     }
-    let responded = new_legs.iter().filter_map(|leg| pjsip_endpoint(leg).map(str::to_string)).collect();
-    let answered_endpoint = (status == Some(DialStatus::Answer))
-        .then(|| chan.var("DIALEDPEERNAME"))
-        .flatten()
-        .and_then(|name| pjsip_endpoint(&name).map(str::to_string));
-    let caller_hung_up = status != Some(DialStatus::Answer) && (rc != 0 || status == Some(DialStatus::Cancel));
-    DialResult { status, dial_rc: rc, caller_hung_up, elapsed_ms, responded, answered_endpoint }
+    result
 }
 
 /// Dials peers with the hop header and the prefixed number on their legs

@@ -48,6 +48,11 @@ void res_cluster_verb(int level, const char *file, int line, const char *functio
 	}
 }
 
+int res_cluster_verbosity_atleast(int level)
+{
+	return VERBOSITY_ATLEAST(level);
+}
+
 void res_cluster_channel_lock(struct ast_channel *chan)
 {
 	ast_channel_lock(chan);

@@ -33,10 +33,19 @@ pub fn verbose_at(level: i32, file: &str, line: u32, function: &str, message: &s
     unsafe { sys::res_cluster_verb(level, file.as_ptr(), line as i32, function.as_ptr(), message.as_ptr()) }
 }
 
+/// Whether a verbose message of `level` would be shown anywhere; checked
+/// before one is formatted.
+pub fn verbose_enabled(level: i32) -> bool {
+    // SAFETY: reads Asterisk's verbosity settings, no arguments to trust.
+    unsafe { sys::res_cluster_verbosity_atleast(level) != 0 }
+}
+
 #[macro_export]
 macro_rules! ast_verb {
     ($level:expr, $($arg:tt)*) => {
-        $crate::ast::log::verbose_at($level, file!(), line!(), module_path!(), &format!($($arg)*))
+        if $crate::ast::log::verbose_enabled($level) {
+            $crate::ast::log::verbose_at($level, file!(), line!(), module_path!(), &format!($($arg)*))
+        }
     };
 }
 

@@ -35,6 +35,9 @@ pub struct NodeSpec {
     pub env: Vec<(String, String)>,
     /// Extra dialplan lines appended to [phones].
     pub dialplan: String,
+    /// Use the sandbox's own module and data directories (to test what a
+    /// package installed there) instead of the node's private copies.
+    pub system_dirs: bool,
     /// What the phones' context does after ClusterDial returns.
     pub after_clusterdial: String,
     /// Run the classic two-server recipe's dialplan (translated to PJSIP)
@@ -55,6 +58,7 @@ impl NodeSpec {
             fault_injection: false,
             env: Vec::new(),
             dialplan: String::new(),
+            system_dirs: false,
             after_clusterdial: "Hangup()".into(),
             recipe: false,
         }
@@ -90,13 +94,17 @@ impl Node {
         );
         let host_dir = sandbox.host_path(&inside);
         let _ = fs::remove_dir_all(&host_dir);
-        for d in ["etc", "modules", "run", "log", "spool", "db", "keys", "cache"] {
+        for d in ["etc", "modules", "run", "log", "spool", "db", "keys", "cache", "data/documentation/thirdparty"] {
             fs::create_dir_all(host_dir.join(d)).expect("create node directory");
         }
-        link_modules(sandbox, &host_dir.join("modules"));
-        fs::copy(module_path(spec.fault_injection), host_dir.join("modules/res_cluster.so")).expect("copy res_cluster.so");
+        let dirs = if spec.system_dirs {
+            Dirs { modules: Sandbox::MODULE_DIR.into(), data: Sandbox::DATA_DIR.into() }
+        } else {
+            private_modules_and_data(sandbox, &host_dir, spec.fault_injection);
+            Dirs { modules: format!("{inside}/modules"), data: format!("{inside}/data") }
+        };
         let ip = net.node(spec.index);
-        write_configs(net, spec, &inside, &host_dir.join("etc"), &ip);
+        write_configs(net, spec, &inside, &dirs, &host_dir.join("etc"), &ip);
 
         let console = fs::File::create(host_dir.join("console.out")).expect("console file");
         let child = Command::new("chroot")
@@ -324,13 +332,35 @@ impl CallRecord {
     }
 }
 
-fn link_modules(sandbox: &Sandbox, dir: &std::path::Path) {
-    let system = sandbox.host_path(Sandbox::MODULE_DIR);
-    for entry in fs::read_dir(&system).expect("sandbox modules") {
-        let name = entry.expect("module entry").file_name();
-        let target = format!("{}/{}", Sandbox::MODULE_DIR, name.to_string_lossy());
-        std::os::unix::fs::symlink(target, dir.join(&name)).expect("link module");
+/// Where a node finds its modules and its data (documentation included).
+struct Dirs {
+    modules: String,
+    data: String,
+}
+
+/// Links every entry of the sandbox directory `from` into `to`, but `skip`.
+fn link_entries(sandbox: &Sandbox, from: &str, to: &std::path::Path, skip: &[&str]) {
+    for entry in fs::read_dir(sandbox.host_path(from)).expect("sandbox directory") {
+        let name = entry.expect("entry").file_name();
+        if skip.iter().any(|s| name == *s) {
+            continue;
+        }
+        let target = format!("{from}/{}", name.to_string_lossy());
+        std::os::unix::fs::symlink(target, to.join(&name)).expect("link");
     }
+}
+
+/// The node's own module directory (the sandbox's modules, and the
+/// res_cluster.so under test) and data directory (the sandbox's, with
+/// res_cluster's documentation from this tree).
+fn private_modules_and_data(sandbox: &Sandbox, host_dir: &std::path::Path, fault_injection: bool) {
+    link_entries(sandbox, Sandbox::MODULE_DIR, &host_dir.join("modules"), &["res_cluster.so"]);
+    fs::copy(module_path(fault_injection), host_dir.join("modules/res_cluster.so")).expect("copy res_cluster.so");
+    link_entries(sandbox, Sandbox::DATA_DIR, &host_dir.join("data"), &["documentation"]);
+    let docs = format!("{}/documentation", Sandbox::DATA_DIR);
+    link_entries(sandbox, &docs, &host_dir.join("data/documentation"), &["thirdparty"]);
+    let xml = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/res_cluster-en_US.xml");
+    fs::copy(xml, host_dir.join("data/documentation/thirdparty/res_cluster-en_US.xml")).expect("copy documentation");
 }
 
 const MODULES: [&str; 27] = [
@@ -363,10 +393,10 @@ const MODULES: [&str; 27] = [
     "codec_ulaw.so",
 ];
 
-fn write_configs(net: &Net, spec: &NodeSpec, inside: &str, etc: &std::path::Path, ip: &str) {
+fn write_configs(net: &Net, spec: &NodeSpec, inside: &str, dirs: &Dirs, etc: &std::path::Path, ip: &str) {
     let name = spec.name();
     let files: Vec<(&str, String)> = vec![
-        ("asterisk.conf", asterisk_conf(inside, &name)),
+        ("asterisk.conf", asterisk_conf(inside, dirs, &name)),
         ("modules.conf", modules_conf(spec.load_module)),
         ("logger.conf", "[general]\ndateformat = %F %T.%3q\n[logfiles]\nmessages.log => notice,warning,error,verbose(4)\n".into()),
         ("pjsip.conf", pjsip_conf(net, spec, ip)),
@@ -380,10 +410,11 @@ fn write_configs(net: &Net, spec: &NodeSpec, inside: &str, etc: &std::path::Path
     }
 }
 
-fn asterisk_conf(inside: &str, name: &str) -> String {
+fn asterisk_conf(inside: &str, dirs: &Dirs, name: &str) -> String {
+    let (modules, data) = (&dirs.modules, &dirs.data);
     format!(
-        "[directories]\nastetcdir => {inside}/etc\nastmoddir => {inside}/modules\nastvarlibdir => /var/lib/asterisk\n\
-         astdbdir => {inside}/db\nastkeydir => {inside}/keys\nastdatadir => /usr/share/asterisk\n\
+        "[directories]\nastetcdir => {inside}/etc\nastmoddir => {modules}\nastvarlibdir => /var/lib/asterisk\n\
+         astdbdir => {inside}/db\nastkeydir => {inside}/keys\nastdatadir => {data}\n\
          astagidir => /usr/share/asterisk/agi-bin\nastspooldir => {inside}/spool\nastrundir => {inside}/run\n\
          astlogdir => {inside}/log\nastcachedir => {inside}/cache\nastsbindir => /usr/sbin\n\n\
          [options]\nsystemname = {name}\n"

@@ -65,6 +65,7 @@ impl Sandbox {
     }
 
     pub const MODULE_DIR: &'static str = "/usr/lib/x86_64-linux-gnu/asterisk/modules";
+    pub const DATA_DIR: &'static str = "/usr/share/asterisk";
 }
 
 /// The res_cluster.so to load: RES_CLUSTER_MODULE, else the one `make` built.
