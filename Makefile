@@ -9,7 +9,8 @@ CARGO      ?= cargo
 SANDBOX_SH := scripts/sandbox.sh
 FAULT_DIR  := build/fault-injection
 
-.PHONY: all module deps asterisk test unit-test integration-test demo bench clean fault-module
+.PHONY: all module deps asterisk test unit-test integration-test demo bench clean fault-module \
+	install samples uninstall deb lintian
 
 all: module
 
@@ -33,7 +34,25 @@ deps:
 	scripts/deps.sh
 
 asterisk: deps
-	$(SANDBOX_SH)
+	$(SANDBOX_SH) --with lintian
+
+# Directories: MODULES_DIR, DOC_XML_DIR, ASTETCDIR, DOCDIR, PREFIX (see
+# scripts/install.sh for how each is found); DESTDIR is honoured.
+install: module
+	scripts/install.sh install
+
+samples:
+	scripts/install.sh samples
+
+uninstall:
+	scripts/install.sh uninstall
+
+deb: module
+	scripts/deb.sh
+
+# lintian runs inside the sandbox (Debian unstable, the package's target).
+lintian: deb
+	$(SANDBOX_SH) --with lintian
 
 unit-test:
 	$(CARGO) test -p res_cluster_core
@@ -43,7 +62,8 @@ integration-test:
 	status=0; $(CARGO) test --release --test '*' -- $(TEST_ARGS) || status=$$?; \
 	scripts/sandbox-umount.sh; exit $$status
 
-test: asterisk module fault-module unit-test integration-test
+test: asterisk module fault-module deb unit-test integration-test
+	@true
 
 demo: asterisk module
 	status=0; $(CARGO) run --release --example demo || status=$$?; \

@@ -7,6 +7,7 @@
 #                         (default: ${XDG_CACHE_HOME:-$HOME/.cache}/res_cluster/sid-root)
 #   RES_CLUSTER_MIRROR    a Debian mirror URL; default: debootstrap's own
 #   --rebuild             throw the cached one away and build again
+#   --with PKG...         also install these packages inside it (once)
 set -eu
 
 SANDBOX=${RES_CLUSTER_SANDBOX:-${XDG_CACHE_HOME:-$HOME/.cache}/res_cluster/sid-root}
@@ -23,13 +24,41 @@ unmount_below() {
     done
 }
 
-if [ "${1:-}" = "--rebuild" ]; then
+EXTRA=""
+case "${1:-}" in
+--rebuild)
     say "removing $SANDBOX"
     unmount_below "$SANDBOX"
     rm -rf "$SANDBOX"
-fi
+    ;;
+--with)
+    shift
+    EXTRA="$*"
+    ;;
+esac
+
+# Installs $EXTRA inside the sandbox with its own apt, when missing.
+install_extra() {
+    missing=""
+    for p in $EXTRA; do
+        chroot "$SANDBOX" dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+    done
+    [ -n "$missing" ] || return 0
+    say "installing$missing inside the sandbox"
+    mounted=""
+    if ! mountpoint -q "$SANDBOX/proc"; then mount -t proc proc "$SANDBOX/proc"; mounted=1; fi
+    status=0
+    # A mirror serving a dated snapshot of unstable has an expired Release
+    # file; its packages are still the ones debootstrap installed from.
+    # shellcheck disable=SC2086
+    { chroot "$SANDBOX" apt-get -o Acquire::Check-Valid-Until=false update -q >&2 && \
+      chroot "$SANDBOX" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >&2; } || status=$?
+    [ -z "$mounted" ] || umount "$SANDBOX/proc"
+    [ "$status" = 0 ] || die "could not install$missing inside the sandbox (apt-get failed, see above)"
+}
 
 if [ -f "$STAMP" ]; then
+    install_extra
     say "ready: $SANDBOX ($(cat "$STAMP"))"
     exit 0
 fi
@@ -66,4 +95,5 @@ mv "$SANDBOX.tmp" "$SANDBOX"
 [ -f "$SANDBOX/usr/include/asterisk.h" ] || die "asterisk-dev did not install into $SANDBOX; run with --rebuild"
 version=$(chroot "$SANDBOX" dpkg-query -W -f='${Version}' asterisk)
 echo "asterisk $version" > "$STAMP"
+install_extra
 say "ready: $SANDBOX (asterisk $version)"
