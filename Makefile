@@ -10,7 +10,7 @@ SANDBOX_SH := scripts/sandbox.sh
 FAULT_DIR  := build/fault-injection
 
 .PHONY: all module deps asterisk test unit-test integration-test demo bench clean fault-module \
-	install samples uninstall deb lintian
+	install samples uninstall deb lintian diagram
 
 all: module
 
@@ -76,3 +76,9 @@ clean:
 bench: asterisk module
 	status=0; $(CARGO) run --release --example bench || status=$$?; \
 	scripts/sandbox-umount.sh; exit $$status
+
+# The README's call-flow diagram, from its Graphviz source.
+diagram: doc/call-flow.svg
+
+doc/call-flow.svg: doc/call-flow.dot
+	dot -Tsvg $< -o $@

@@ -141,15 +141,15 @@ int res_cluster_manager_event(const char *event, const char *body)
 }
 
 /* The loader checks the key and the build-option sum before calling load;
- * both come from the headers this file was compiled against. Loading after
- * app_dial and app_stack (the Dial and Gosub that ClusterDial drives) is
- * required; the PJSIP modules are ordered first when present. */
+ * both come from the headers this file was compiled against. app_dial (the
+ * Dial that ClusterDial drives) is required; the PJSIP modules, whose
+ * header functions mark and read the hop header, load first when present. */
 AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "Cluster dialling across redundant Asterisk nodes",
 	.support_level = AST_MODULE_SUPPORT_EXTENDED,
 	.load = res_cluster_load,
 	.unload = res_cluster_unload,
 	.reload = res_cluster_reload,
 	.load_pri = AST_MODPRI_DEFAULT,
-	.requires = "app_dial,app_stack",
-	.optional_modules = "chan_pjsip,res_pjsip,res_pjsip_header_funcs,func_callerid",
+	.requires = "app_dial",
+	.optional_modules = "chan_pjsip,res_pjsip,res_pjsip_header_funcs",
 );

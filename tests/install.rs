@@ -18,8 +18,9 @@ const MODULE: &str = "/usr/lib/x86_64-linux-gnu/asterisk/modules/res_cluster.so"
 const XML: &str = "/usr/share/asterisk/documentation/thirdparty/res_cluster-en_US.xml";
 const SYNOPSIS: &str = "Ring a phone wherever it is registered in a cluster of Asterisk nodes.";
 
-/// Holds the sandbox for one test that installs into it.
-struct SystemLock(fs::File);
+/// Holds the sandbox for one test that installs into it; the lock goes with
+/// the file.
+struct SystemLock(#[allow(dead_code)] fs::File);
 
 fn lock_system() -> SystemLock {
     let f = fs::File::create(sandbox().root.join(".res_cluster-system.lock")).expect("lock file");

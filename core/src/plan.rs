@@ -20,9 +20,9 @@ use super::status::DialStatus;
 pub trait Lookups {
     /// Whether a call may try `peer` now.
     fn try_peer(&mut self, peer: &Peer) -> bool;
-    /// The incoming call's hop header, if any. Asked once, before the first
-    /// forward: reading a SIP header costs a round trip to the channel's
-    /// SIP thread, which calls answered here never pay.
+    /// The incoming call's hop header, if any. Asked once, just before the
+    /// first forward: reading a SIP header costs a round trip to the
+    /// channel's SIP thread, which calls that stay on this node never pay.
     fn hop_header(&mut self) -> Option<String>;
 }
 
@@ -170,13 +170,6 @@ impl CallPlan {
                     return Action::Dial(self.local_request());
                 }
                 State::Forward(mut rest) => {
-                    if !self.forwarded {
-                        self.origin = std::mem::replace(&mut self.origin, Origin::Phone).with_hop_header(lookups.hop_header().as_deref());
-                        if self.origin.is_cluster_call() {
-                            self.finish_cluster_call(self.best.unwrap_or(DialStatus::ChanUnavail));
-                            continue;
-                        }
-                    }
                     let mut dialled = Vec::new();
                     while !rest.is_empty() {
                         let i = rest.remove(0);
@@ -192,6 +185,15 @@ impl CallPlan {
                         let what = if self.forwarded { "no other peer to try" } else { "no peer is available" };
                         self.finish(Outcome::new(status, format!("{what}; {status}")));
                         continue;
+                    }
+                    // The hop header is read only now, when a peer would be
+                    // dialled: with every peer down a call stays here anyway.
+                    if !self.forwarded {
+                        self.origin = std::mem::replace(&mut self.origin, Origin::Phone).with_hop_header(lookups.hop_header().as_deref());
+                        if self.origin.is_cluster_call() {
+                            self.finish_cluster_call(self.best.unwrap_or(DialStatus::ChanUnavail));
+                            continue;
+                        }
                     }
                     self.forwarded = true;
                     let request = self.peer_request(&dialled);

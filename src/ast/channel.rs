@@ -197,9 +197,9 @@ impl<'a> Channel<'a> {
             return Err(ExecError::NoSuchApp(app.to_string()));
         }
         // SAFETY: `found` stays registered while its module is loaded, and
-        // res_cluster's module info requires app_dial and app_stack, so the
-        // loader keeps them loaded while we are; data is a valid string that
-        // pbx_exec copies before use.
+        // res_cluster's module info requires app_dial, so the loader keeps
+        // it loaded while we are; data is a valid string that pbx_exec
+        // copies before use.
         Ok(unsafe { sys::pbx_exec(self.ptr(), found, data.as_ptr()) })
     }
 

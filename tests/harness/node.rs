@@ -363,7 +363,7 @@ fn private_modules_and_data(sandbox: &Sandbox, host_dir: &std::path::Path, fault
     fs::copy(xml, host_dir.join("data/documentation/thirdparty/res_cluster-en_US.xml")).expect("copy documentation");
 }
 
-const MODULES: [&str; 27] = [
+const MODULES: [&str; 26] = [
     "res_sorcery_config.so",
     "res_sorcery_memory.so",
     "res_sorcery_astdb.so",
@@ -383,7 +383,6 @@ const MODULES: [&str; 27] = [
     "bridge_simple.so",
     "bridge_native_rtp.so",
     "app_dial.so",
-    "app_stack.so",
     "app_verbose.so",
     "app_echo.so",
     "pbx_config.so",

@@ -72,6 +72,16 @@ fn the_hop_header_is_read_only_before_a_forward_and_only_once() {
 }
 
 #[test]
+fn with_every_peer_down_the_hop_header_is_not_read() {
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
+    let mut gate = Gate(Some(vec![]), Some("node3"), 0);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!((o.status, o.forwarded, gate.2), (DialStatus::ChanUnavail, false, 0));
+}
+
+#[test]
 fn a_local_phone_answers_and_nothing_is_forwarded() {
     let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
     let mut gate = Gate(None, None, 0);
