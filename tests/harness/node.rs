@@ -40,6 +40,11 @@ pub struct NodeSpec {
     pub system_dirs: bool,
     /// What the phones' context does after ClusterDial returns.
     pub after_clusterdial: String,
+    /// Enable AMI (manager.conf) on the node's address, port 5038.
+    pub ami: bool,
+    /// Log notices, warnings and errors only (RESULT lines are notices):
+    /// for long runs, where verbose logging would dominate.
+    pub quiet_log: bool,
     /// Run the classic two-server recipe's dialplan (translated to PJSIP)
     /// instead of ClusterDial, for comparison.
     pub recipe: bool,
@@ -60,6 +65,8 @@ impl NodeSpec {
             dialplan: String::new(),
             system_dirs: false,
             after_clusterdial: "Hangup()".into(),
+            quiet_log: false,
+            ami: true,
             recipe: false,
         }
     }
@@ -246,6 +253,15 @@ impl Node {
         (fds, threads)
     }
 
+    /// Active channels, as `core show channels count` counts them.
+    pub fn active_channels(&self) -> usize {
+        let out = self.cli("core show channels count");
+        out.lines()
+            .find(|l| l.contains("active channel"))
+            .and_then(|l| l.split_whitespace().next()?.parse().ok())
+            .unwrap_or(usize::MAX)
+    }
+
     /// Resident memory in kB.
     pub fn rss_kb(&self) -> u64 {
         let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
@@ -397,16 +413,21 @@ fn write_configs(net: &Net, spec: &NodeSpec, inside: &str, dirs: &Dirs, etc: &st
     let files: Vec<(&str, String)> = vec![
         ("asterisk.conf", asterisk_conf(inside, dirs, &name)),
         ("modules.conf", modules_conf(spec.load_module)),
-        ("logger.conf", "[general]\ndateformat = %F %T.%3q\n[logfiles]\nmessages.log => notice,warning,error,verbose(4)\n".into()),
+        ("logger.conf", logger_conf(spec.quiet_log)),
         ("pjsip.conf", pjsip_conf(net, spec, ip)),
         ("extensions.conf", extensions_conf(spec)),
-        ("manager.conf", format!("[general]\nenabled = yes\nport = 5038\nbindaddr = {ip}\n\n[test]\nsecret = test\nread = all\nwrite = all\n")),
+        ("manager.conf", format!("[general]\nenabled = {}\nport = 5038\nbindaddr = {ip}\n\n[test]\nsecret = test\nread = all\nwrite = all\n", if spec.ami { "yes" } else { "no" })),
         ("rtp.conf", "[general]\nrtpstart = 10000\nrtpend = 40000\n".into()),
         ("res_cluster.conf", spec.res_cluster_conf.clone().unwrap_or_else(|| res_cluster_conf(spec))),
     ];
     for (file, text) in files {
         fs::write(etc.join(file), text).expect("write config");
     }
+}
+
+fn logger_conf(quiet: bool) -> String {
+    let levels = if quiet { "notice,warning,error" } else { "notice,warning,error,verbose(4)" };
+    format!("[general]\ndateformat = %F %T.%3q\n[logfiles]\nmessages.log => {levels}\n")
 }
 
 fn asterisk_conf(inside: &str, dirs: &Dirs, name: &str) -> String {

@@ -247,7 +247,12 @@ pub struct LoadReport {
 /// Places `calls` calls at `rate` per second from one SIPp caller and
 /// waits for all of them to end.
 pub fn load(net: &Net, node: &Node, exten: &str, rate: u32, calls: u32, hold_ms: u32) -> LoadReport {
-    let ip = net.caller(1);
+    load_from(net, 1, node, exten, rate, calls, hold_ms)
+}
+
+/// `load` from caller address .200 + `slot`, so that several run at once.
+pub fn load_from(net: &Net, slot: u8, node: &Node, exten: &str, rate: u32, calls: u32, hold_ms: u32) -> LoadReport {
+    let ip = net.caller(slot);
     let stats = scratch("load.csv");
     let started = Instant::now();
     let _ = Command::new("sipp")

@@ -1,0 +1,86 @@
+//! The module's own life while calls run through it: unload is refused
+//! while calls are inside ClusterDial, and reloads never fail a call.
+
+mod harness;
+
+use std::time::Duration;
+
+use harness::*;
+
+#[test]
+fn unload_is_refused_while_calls_are_inside_clusterdial() {
+    let net = Net::allocate();
+    let nodes = cluster(&net, 2, |_| {});
+    let _here = Phone::register(&net, &nodes[0], "101", Behaviour::Answer);
+    let _there = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+
+    std::thread::scope(|s| {
+        let calls: Vec<_> = [("101", 0u8), ("102", 1u8)]
+            .into_iter()
+            .map(|(exten, slot)| {
+                let (net, node) = (&net, &nodes[0]);
+                s.spawn(move || {
+                    let caller = if slot == 0 { "200" } else { "201" };
+                    call(net, node, exten, &CallOptions { hold_ms: 3_000, caller_slot: slot, caller: caller.into(), ..CallOptions::default() })
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(1_000));
+
+        let out = nodes[0].cli("module unload res_cluster.so");
+        assert!(!out.contains("Unloaded res_cluster.so"), "{out}");
+        assert!(nodes[0].module_running(), "still loaded: {out}");
+        assert!(nodes[0].log().contains("res_cluster.so") && nodes[0].log().contains("use count"), "{}", nodes[0].log());
+
+        for c in calls {
+            let r = c.join().expect("call");
+            assert!(r.answered() && r.completed, "the calls inside ClusterDial ended normally: {r:?}");
+        }
+    });
+    let mut node = nodes.into_iter().next().expect("node1");
+    assert!(node.running());
+    let out = node.cli("module unload res_cluster.so");
+    assert!(out.contains("Unloaded res_cluster.so"), "idle again, it unloads: {out}");
+    assert!(node.running());
+}
+
+#[test]
+fn a_hundred_reloads_under_load_fail_no_call() {
+    let net = Net::allocate();
+    let nodes = cluster(&net, 2, |_| {});
+    let _here = Phone::register(&net, &nodes[0], "101", Behaviour::Answer);
+    let _there = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+    const SECONDS: u32 = 12;
+    const RATE: u32 = 10;
+
+    let reports = std::thread::scope(|s| {
+        let loads: Vec<_> = [("101", 2u8), ("102", 3u8)]
+            .into_iter()
+            .map(|(exten, slot)| {
+                let (net, node) = (&net, &nodes[0]);
+                s.spawn(move || load_from(net, slot, node, exten, RATE, RATE * SECONDS, 300))
+            })
+            .collect();
+        for i in 0..100 {
+            // A real change each time, so every reload re-reads and swaps.
+            nodes[0].write_config(
+                "res_cluster.conf",
+                &format!("[general]\nring_timeout = {}\n\n[node2]\ntype = peer\ndial = PJSIP/${{EXTEN}}@cluster-node2\n", 20 + i % 2),
+            );
+            let out = nodes[0].cli("module reload res_cluster.so");
+            assert!(out.contains("reloaded"), "reload {i}: {out}");
+            std::thread::sleep(Duration::from_millis(80));
+        }
+        loads.into_iter().map(|h| h.join().expect("load")).collect::<Vec<_>>()
+    });
+
+    for r in &reports {
+        assert_eq!((r.failed, r.successful), (0, u64::from(RATE * SECONDS)), "{r:?}");
+    }
+    let results = nodes[0].wait_results(2 * (RATE * SECONDS) as usize, 10 * SECOND);
+    let not_answered: Vec<&CallRecord> = results.iter().filter(|r| r.cluster != "ANSWER").collect();
+    assert!(not_answered.is_empty(), "{not_answered:?}");
+    assert_eq!(results.len(), 2 * (RATE * SECONDS) as usize);
+    assert!(nodes[0].module_running());
+    assert!(nodes[0].log().matches("res_cluster reloaded").count() >= 100);
+}
