@@ -10,7 +10,7 @@ SANDBOX_SH := scripts/sandbox.sh
 FAULT_DIR  := build/fault-injection
 
 .PHONY: all module deps asterisk test unit-test integration-test demo bench clean fault-module \
-	install samples uninstall deb lintian diagram
+	install samples uninstall deb lintian diagram soak fuzz checked-module
 
 all: module
 
@@ -57,13 +57,30 @@ lintian: deb
 unit-test:
 	$(CARGO) test -p res_cluster_core
 
-# The sandbox's /proc and /dev are unmounted afterwards, pass or fail.
+# The same module with debug assertions and overflow checks on: the
+# integration suite runs against it too.
+checked-module:
+	$(CARGO) build --profile checked
+	mkdir -p build/checked
+	cp target/checked/libres_cluster.so build/checked/res_cluster.so
+
+# The whole integration suite, against the release module and then the
+# checked one. The sandbox's /proc and /dev are unmounted afterwards.
 integration-test:
 	status=0; $(CARGO) test --release --test '*' -- $(TEST_ARGS) || status=$$?; \
+	if [ $$status = 0 ]; then \
+		echo "== again, with debug assertions and overflow checks in the module =="; \
+		RES_CLUSTER_MODULE=$(CURDIR)/build/checked/res_cluster.so $(CARGO) test --release --test '*' -- $(TEST_ARGS) || status=$$?; \
+	fi; \
 	scripts/sandbox-umount.sh; exit $$status
 
-test: asterisk module fault-module deb unit-test integration-test
+test: asterisk module fault-module checked-module deb unit-test integration-test
 	@true
+
+# libFuzzer on the argument parser and the configuration reader.
+FUZZ_SECONDS ?= 300
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 demo: asterisk module
 	status=0; $(CARGO) run --release --example demo || status=$$?; \
@@ -72,6 +89,11 @@ demo: asterisk module
 clean:
 	$(CARGO) clean
 	rm -rf build res_cluster.so
+
+# 20,000 mixed calls at 100/s through two nodes (about four minutes).
+soak: asterisk module
+	status=0; RES_CLUSTER_SOAK_CALLS=20000 $(CARGO) test --release --test soak -- --nocapture || status=$$?; \
+	scripts/sandbox-umount.sh; exit $$status
 
 bench: asterisk module
 	status=0; $(CARGO) run --release --example bench || status=$$?; \

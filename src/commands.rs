@@ -13,14 +13,14 @@ pub struct ShowPeers;
 impl Command for ShowStatus {
     const COMMAND: &'static CStr = c"cluster show status";
     const SUMMARY: &'static CStr = c"Show this cluster node and its call counters";
-    const USAGE: &'static CStr = c"Usage: cluster show status\n       Shows this node's name, its strategy, and the counts of calls\n       ClusterDial handled: answered here, forwarded, answered by a peer,\n       loops refused and calls refused for invalid arguments.\n";
+    const USAGE: &'static CStr = c"Usage: cluster show status\n       Shows this node's name, its strategy, the counts of calls\n       ClusterDial handled (answered here, forwarded, answered by a peer,\n       loops refused, refused for invalid arguments), and the memory the\n       module itself holds.\n";
     fn run(args: &[String]) -> Result<String, ()> {
         if !args.is_empty() {
             return Err(());
         }
         let runtime = Runtime::current().ok_or(())?;
         let counters = *runtime.counters();
-        Ok(report::status(&runtime.config(), &counters))
+        Ok(report::status(&runtime.config(), &counters, crate::heap::live()))
     }
 }
 

@@ -10,5 +10,6 @@
 mod ast;
 mod clusterdial;
 mod commands;
+mod heap;
 mod module;
 mod runtime;

@@ -4,7 +4,8 @@ use super::config::ClusterConfig;
 use super::health::HealthTable;
 use super::stats::Counters;
 
-pub fn status(config: &ClusterConfig, counters: &Counters) -> String {
+/// `heap`: bytes and blocks the module itself holds.
+pub fn status(config: &ClusterConfig, counters: &Counters, heap: (usize, usize)) -> String {
     let rows = [
         ("Node", config.node_name.clone()),
         ("Strategy", config.strategy.as_str().to_string()),
@@ -16,6 +17,7 @@ pub fn status(config: &ClusterConfig, counters: &Counters) -> String {
         ("Answered by a peer", counters.answered_by_peer.to_string()),
         ("Loops refused", counters.loops_refused.to_string()),
         ("Invalid arguments", counters.invalid_arguments.to_string()),
+        ("Module memory", format!("{} bytes in {} blocks", heap.0, heap.1)),
     ];
     rows.iter().map(|(k, v)| format!("{:<20} {v}\n", format!("{k}:"))).collect()
 }
@@ -83,10 +85,11 @@ mod tests {
     #[test]
     fn status_shows_node_and_every_counter() {
         let c = Counters { calls: 9, answered_locally: 2, forwarded: 5, answered_by_peer: 4, loops_refused: 1, invalid_arguments: 3 };
-        let text = status(&config(), &c);
+        let text = status(&config(), &c, (4096, 12));
         for line in ["Node:                node1", "Strategy:            sequential", "Calls:               9",
                      "Answered locally:    2", "Forwarded:           5", "Answered by a peer:  4",
-                     "Loops refused:       1", "Invalid arguments:   3"] {
+                     "Loops refused:       1", "Invalid arguments:   3",
+                     "Module memory:       4096 bytes in 12 blocks"] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
     }

@@ -42,6 +42,9 @@ pub struct NodeSpec {
     pub after_clusterdial: String,
     /// Enable AMI (manager.conf) on the node's address, port 5038.
     pub ami: bool,
+    /// Run Asterisk under valgrind's memcheck, its report written to
+    /// `valgrind.log` in the node's directory.
+    pub valgrind: bool,
     /// Log notices, warnings and errors only (RESULT lines are notices):
     /// for long runs, where verbose logging would dominate.
     pub quiet_log: bool,
@@ -67,6 +70,7 @@ impl NodeSpec {
             after_clusterdial: "Hangup()".into(),
             quiet_log: false,
             ami: true,
+            valgrind: false,
             recipe: false,
         }
     }
@@ -114,8 +118,16 @@ impl Node {
         write_configs(net, spec, &inside, &dirs, &host_dir.join("etc"), &ip);
 
         let console = fs::File::create(host_dir.join("console.out")).expect("console file");
-        let child = Command::new("chroot")
-            .arg(&sandbox.root)
+        let mut command = Command::new("chroot");
+        command.arg(&sandbox.root);
+        if spec.valgrind {
+            // keep-debuginfo: frames in res_cluster.so stay named after
+            // the module is unloaded at shutdown.
+            command.args(["/usr/bin/valgrind", "--tool=memcheck", "--leak-check=full", "--keep-debuginfo=yes"]);
+            command.args(["--num-callers=40", "--track-origins=yes"]);
+            command.arg(format!("--log-file={inside}/valgrind.log"));
+        }
+        let child = command
             .args(["/usr/sbin/asterisk", "-f", "-C"])
             .arg(format!("{inside}/etc/asterisk.conf"))
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
@@ -125,12 +137,12 @@ impl Node {
             .spawn()
             .expect("start asterisk");
         let mut node = Node { name, index: spec.index, ip, inside, host_dir, child, sandbox };
-        node.wait_booted();
+        node.wait_booted(if spec.valgrind { 300 } else { 30 });
         node
     }
 
-    fn wait_booted(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+    fn wait_booted(&mut self, seconds: u64) {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("{} exited during start-up ({status}):\n{}", self.name, self.console());
@@ -184,6 +196,25 @@ impl Node {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Stops Asterisk the way an administrator does (`core stop now`) and
+    /// waits for the process to end; whether it did in time.
+    pub fn stop(&mut self, timeout: Duration) -> bool {
+        let _ = self.cli_result("core stop now");
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// A file in the node's directory.
+    pub fn file(&self, name: &str) -> String {
+        fs::read_to_string(self.host_dir.join(name)).unwrap_or_default()
     }
 
     /// Whether the Asterisk process is still alive.

@@ -261,7 +261,8 @@ pub fn load_from(net: &Net, slot: u8, node: &Node, exten: &str, rate: u32, calls
         .args(["-i", &ip, "-p", "5060", "-s", exten, "-nostdin", "-key", "caller", "200"])
         .args(["-key", "extra", "X-Res-Cluster-Test: load"])
         .args(["-r", &rate.to_string(), "-m", &calls.to_string(), "-d", &hold_ms.to_string()])
-        .args(["-timeout", "120", "-timeout_error", "-trace_stat", "-fd", "1", "-stf"])
+        // -timeout bounds the whole run: the calls' own duration plus a minute.
+        .args(["-timeout", &(calls / rate.max(1) + 60).to_string(), "-timeout_error", "-trace_stat", "-fd", "1", "-stf"])
         .arg(&stats)
         .arg(format!("{}:5060", node.ip))
         .stdout(Stdio::null())

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Fuzzes the argument parser and the configuration reader with cargo fuzz
+# (libFuzzer), each for the given seconds (default 300), then shrinks the
+# corpus kept in fuzz/corpus. Any crash fails the run; its input is left in
+# fuzz/artifacts.
+set -eu
+
+cd "$(dirname "$0")/.."
+seconds=${1:-300}
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz: installing cargo-fuzz" >&2
+    cargo install cargo-fuzz --locked
+fi
+
+# cargo fuzz asks rustc for flags that only nightly accepts; a stable
+# toolchain allows them when told it is building itself.
+if ! rustc --version | grep -q nightly; then
+    export RUSTC_BOOTSTRAP=1
+fi
+
+for target in args config; do
+    echo "fuzz: $target for $seconds s" >&2
+    mkdir -p "fuzz/corpus/$target"
+    cargo fuzz run --sanitizer address "$target" "fuzz/corpus/$target" -- \
+        -max_total_time="$seconds" -max_len=4096 -print_final_stats=1
+    cargo fuzz cmin --sanitizer address "$target" "fuzz/corpus/$target" >/dev/null 2>&1
+done
+echo "fuzz: no crash; corpus in fuzz/corpus" >&2
