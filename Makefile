@@ -34,7 +34,7 @@ deps:
 	scripts/deps.sh
 
 asterisk: deps
-	$(SANDBOX_SH) --with lintian
+	$(SANDBOX_SH) --with lintian valgrind
 
 # Directories: MODULES_DIR, DOC_XML_DIR, ASTETCDIR, DOCDIR, PREFIX (see
 # scripts/install.sh for how each is found); DESTDIR is honoured.
@@ -52,7 +52,7 @@ deb: module
 
 # lintian runs inside the sandbox (Debian unstable, the package's target).
 lintian: deb
-	$(SANDBOX_SH) --with lintian
+	$(SANDBOX_SH) --with lintian valgrind
 
 unit-test:
 	$(CARGO) test -p res_cluster_core

@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs what building and testing res_cluster needs on a Debian host, and
-# only what is missing: libclang (for bindgen), SIPp (phones and callers in the
-# tests), debootstrap (the Asterisk sandbox).
+# only what is missing: libclang (for bindgen), dpkg-dev (make deb), SIPp
+# (phones and callers in the tests), debootstrap (the Asterisk sandbox).
 set -eu
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 
 missing=""
+dpkg -s dpkg-dev >/dev/null 2>&1 || missing="$missing dpkg-dev"
 dpkg -s libclang-dev >/dev/null 2>&1 || missing="$missing libclang-dev"
 command -v sipp >/dev/null 2>&1 || missing="$missing sip-tester"
 command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"

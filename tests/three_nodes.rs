@@ -7,14 +7,6 @@ use std::time::Duration;
 
 use harness::*;
 
-fn from_peers(node: &Node) -> Vec<CallRecord> {
-    node.results().into_iter().filter(CallRecord::from_peer).collect()
-}
-
-fn settle() {
-    std::thread::sleep(Duration::from_millis(300));
-}
-
 #[test]
 fn sequential_finds_the_phone_on_the_third_node() {
     let net = Net::allocate();
@@ -28,9 +20,9 @@ fn sequential_finds_the_phone_on_the_third_node() {
     let r = nodes[0].wait_results(1, 5 * SECOND);
     assert_eq!((r[0].cluster.as_str(), r[0].node.as_str()), ("ANSWER", "node3"));
     settle();
-    assert_eq!(from_peers(&nodes[1]).len(), 1, "node2 was asked first");
-    assert_eq!(from_peers(&nodes[2]).len(), 1);
-    assert!(from_peers(&nodes[0]).is_empty());
+    assert_eq!(nodes[1].results_from_peers().len(), 1, "node2 was asked first");
+    assert_eq!(nodes[2].results_from_peers().len(), 1);
+    assert!(nodes[0].results_from_peers().is_empty());
 }
 
 #[test]
@@ -47,9 +39,9 @@ fn a_phone_nowhere_reaches_each_other_node_exactly_once() {
         nodes[1].wait_results(1, 5 * SECOND);
         nodes[2].wait_results(1, 5 * SECOND);
         settle();
-        assert_eq!(from_peers(&nodes[1]).len(), 1, "{strategy}: node2");
-        assert_eq!(from_peers(&nodes[2]).len(), 1, "{strategy}: node3");
-        assert!(from_peers(&nodes[0]).is_empty(), "{strategy}: nothing came back to node1");
+        assert_eq!(nodes[1].results_from_peers().len(), 1, "{strategy}: node2");
+        assert_eq!(nodes[2].results_from_peers().len(), 1, "{strategy}: node3");
+        assert!(nodes[0].results_from_peers().is_empty(), "{strategy}: nothing came back to node1");
         assert_eq!(nodes[0].results().len(), 1);
     }
 }

@@ -3,8 +3,6 @@
 
 mod harness;
 
-use std::time::Duration;
-
 use harness::*;
 
 fn two_nodes(net: &Net) -> Vec<Node> {
@@ -13,16 +11,6 @@ fn two_nodes(net: &Net) -> Vec<Node> {
 
 fn two_nodes_with(net: &Net, general: &str) -> Vec<Node> {
     cluster(net, 2, |s| s.general = general.to_string())
-}
-
-/// Calls from the peer that reached `node`.
-fn from_peer(node: &Node) -> Vec<CallRecord> {
-    node.results().into_iter().filter(CallRecord::from_peer).collect()
-}
-
-fn settle() {
-    // Time for a stray INVITE, were there one, to arrive and be logged.
-    std::thread::sleep(Duration::from_millis(300));
 }
 
 #[test]
@@ -77,8 +65,8 @@ fn phone_nowhere_crosses_once_and_fails_fast() {
     assert_eq!((here[0].cluster.as_str(), here[0].dial.as_str(), here[0].node.as_str()), ("CHANUNAVAIL", "CHANUNAVAIL", ""));
     let there = nodes[1].wait_results(1, 5 * SECOND);
     settle();
-    assert_eq!(from_peer(&nodes[1]).len(), 1, "exactly one INVITE node1 -> node2: {there:?}");
-    assert!(from_peer(&nodes[0]).is_empty(), "and none back: {:?}", nodes[0].results());
+    assert_eq!(nodes[1].results_from_peers().len(), 1, "exactly one INVITE node1 -> node2: {there:?}");
+    assert!(nodes[0].results_from_peers().is_empty(), "and none back: {:?}", nodes[0].results());
     assert_eq!(nodes[0].results().len(), 1);
     assert_eq!(nodes[1].log().matches("Called PJSIP/").count(), 0, "node2 only tried its own phone, which is not there");
 }
@@ -159,7 +147,7 @@ fn fallback_on_busy_behaves_like_the_recipe() {
 
     let r = nodes[0].wait_results(1, 5 * SECOND);
     assert_eq!(r[0].cluster, "BUSY", "the busy phone found outweighs the peer's miss");
-    assert_eq!(from_peer(&nodes[1]).len(), 1, "the busy call went to the peer");
+    assert_eq!(nodes[1].results_from_peers().len(), 1, "the busy call went to the peer");
 }
 
 #[test]
@@ -216,7 +204,7 @@ fn bad_arguments_dial_nothing_and_warn_once() {
         assert_eq!((rec.cluster.as_str(), rec.dial.as_str()), ("INVALIDARGS", "INVALIDARGS"), "{target}");
     }
     assert!(phone102.invites().is_empty(), "no INVITE reached phone 102");
-    let crossed = from_peer(&nodes[1]);
+    let crossed = nodes[1].results_from_peers();
     assert_eq!(crossed.len(), 1, "only the valid 101,5,r call went to the peer: {crossed:?}");
     let warnings: Vec<String> =
         nodes[0].log().lines().filter(|l| l.contains("WARNING") && l.contains("ClusterDial(")).map(str::to_string).collect();

@@ -30,3 +30,8 @@ pub fn cluster(net: &Net, n: u8, tune: impl Fn(&mut NodeSpec)) -> Vec<Node> {
 }
 
 pub const SECOND: Duration = Duration::from_secs(1);
+
+/// Time for a stray INVITE, were there one, to arrive and be logged.
+pub fn settle() {
+    std::thread::sleep(Duration::from_millis(300));
+}

@@ -255,6 +255,11 @@ impl Node {
         self.log().lines().filter_map(CallRecord::parse).collect()
     }
 
+    /// The RESULT lines of calls that came in from a peer node.
+    pub fn results_from_peers(&self) -> Vec<CallRecord> {
+        self.results().into_iter().filter(CallRecord::from_peer).collect()
+    }
+
     /// Waits for the `n`th RESULT line.
     pub fn wait_results(&self, n: usize, timeout: Duration) -> Vec<CallRecord> {
         let deadline = Instant::now() + timeout;
@@ -520,20 +525,26 @@ fn res_cluster_conf(spec: &NodeSpec) -> String {
     s
 }
 
-/// `RESULT` lines come from the h extension, which runs however the call ended.
+/// Both dialplans start alike: the extension and the caller number as they
+/// arrived are kept for the RESULT line.
+const DIALPLAN_HEAD: &str = "[general]\nstatic = yes\nwriteprotect = no\n\n[phones]\n\
+    exten => _X.,1,Set(CD_EXTEN=${EXTEN})\n same => n,Set(CD_RAW=${CALLERID(num)})\n";
+
+/// `RESULT` lines come from the h extension, which runs however the call
+/// ended; `cluster` is what that dialplan knows of CLUSTERSTATUS.
+fn result_line(cluster: &str, after: &str) -> String {
+    format!(
+        "exten => h,1,Log(NOTICE,RESULT chan=${{CHANNEL}} exten=${{CD_EXTEN}} cluster={cluster} dial=${{DIALSTATUS}} \
+         node=${{CLUSTERNODE}} raw=${{CD_RAW}} cid=${{CALLERID(num)}} after={after})\n"
+    )
+}
+
 fn extensions_conf(spec: &NodeSpec) -> String {
     if spec.recipe {
         return recipe_extensions_conf(spec);
     }
-    format!(
-        r#"[general]
-static = yes
-writeprotect = no
-
-[phones]
-exten => _X.,1,Set(CD_EXTEN=${{EXTEN}})
- same => n,Set(CD_RAW=${{CALLERID(num)}})
- same => n,ClusterDial(${{EXTEN}})
+    let body = format!(
+        r#" same => n,ClusterDial(${{EXTEN}})
  same => n,Set(CD_AFTER=${{CALLERID(num)}})
  same => n,{after}
 
@@ -558,11 +569,11 @@ exten => _legacy.,1,Set(CD_EXTEN=${{EXTEN:6}})
  same => n,ClusterDial(${{CD_EXTEN}})
  same => n,Hangup()
 {extra}
-exten => h,1,Log(NOTICE,RESULT chan=${{CHANNEL}} exten=${{CD_EXTEN}} cluster=${{CLUSTERSTATUS}} dial=${{DIALSTATUS}} node=${{CLUSTERNODE}} raw=${{CD_RAW}} cid=${{CALLERID(num)}} after=${{CD_AFTER}})
 "#,
         extra = spec.dialplan,
         after = spec.after_clusterdial
-    )
+    );
+    format!("{DIALPLAN_HEAD}{body}{}", result_line("${CLUSTERSTATUS}", "${CD_AFTER}"))
 }
 
 /// The classic recipe: dial locally; unless the call came from the other
@@ -574,23 +585,16 @@ fn recipe_extensions_conf(spec: &NodeSpec) -> String {
         let _ = writeln!(peers, " same => n,Dial(PJSIP/${{EXTEN}}@cluster-node{p},20,rt)");
     }
     format!(
-        r#"[general]
-static = yes
-writeprotect = no
-
-[phones]
-exten => _X.,1,Set(CD_EXTEN=${{EXTEN}})
- same => n,Set(CD_RAW=${{CALLERID(num)}})
- same => n,Dial(PJSIP/${{EXTEN}},20,rt)
+        r#"{DIALPLAN_HEAD} same => n,Dial(PJSIP/${{EXTEN}},20,rt)
  same => n,GotoIf($["${{FROM_CLUSTER}}" = "1"]?done)
  same => n,Set(CALLERID(num)=9999${{CALLERID(num)}})
 {peers} same => n(done),Congestion()
-exten => h,1,Log(NOTICE,RESULT chan=${{CHANNEL}} exten=${{CD_EXTEN}} cluster=recipe dial=${{DIALSTATUS}} node= raw=${{CD_RAW}} cid=${{CALLERID(num)}} after=)
-
+{result}
 [from-cluster]
 exten => _X.,1,Set(__FROM_CLUSTER=1)
  same => n,Set(CALLERID(num)=${{CALLERID(num):4}})
  same => n,Goto(phones,${{EXTEN}},1)
-"#
+"#,
+        result = result_line("recipe", "")
     )
 }
