@@ -10,7 +10,7 @@ SANDBOX_SH := scripts/sandbox.sh
 FAULT_DIR  := build/fault-injection
 
 .PHONY: all module deps asterisk test unit-test integration-test demo bench clean fault-module \
-	install samples uninstall deb lintian diagram soak fuzz checked-module
+	install samples uninstall deb lintian diagram soak fuzz checked-module unit-memcheck
 
 all: module
 
@@ -57,6 +57,10 @@ lintian: deb
 unit-test:
 	$(CARGO) test -p res_cluster_core
 
+# The same unit tests under valgrind's memcheck.
+unit-memcheck:
+	scripts/unit-memcheck.sh
+
 # The same module with debug assertions and overflow checks on: the
 # integration suite runs against it too.
 checked-module:
@@ -74,7 +78,7 @@ integration-test:
 	fi; \
 	scripts/sandbox-umount.sh; exit $$status
 
-test: asterisk module fault-module checked-module deb unit-test integration-test
+test: asterisk module fault-module checked-module deb unit-test unit-memcheck integration-test
 	@true
 
 # libFuzzer on the argument parser and the configuration reader.

@@ -45,7 +45,7 @@ fn main() {
     place("peer hung, phone nowhere (2nd call)", "103", None);
     node2.signal(libc::SIGCONT);
 
-    println!("{:<38} {:<6} {:<38} {:>10}  {}", "scenario", "SIP", "result on node1", "setup", "caller number the phone saw");
+    println!("{:<38} {:<6} {:<38} {:>10}  caller number the phone saw", "scenario", "SIP", "result on node1", "setup");
     println!("{}", "-".repeat(120));
     for r in &rows {
         let code = r.report.final_code.map_or("-".into(), |c| c.to_string());

@@ -111,7 +111,7 @@ fn the_hop_marker_stops_forwarding_at_a_node_that_does_not_know_the_sender() {
     // node1 but does not list it as a peer: the hop header alone must stop
     // node2 from forwarding, and must not make node2 trust node1's prefix.
     let net = Net::allocate();
-    let mut specs = vec![NodeSpec::new(1, &[2]), NodeSpec::new(2, &[3]), NodeSpec::new(3, &[])];
+    let mut specs = [NodeSpec::new(1, &[2]), NodeSpec::new(2, &[3]), NodeSpec::new(3, &[])];
     specs[1].endpoints_only = vec![1];
     specs[2].endpoints_only = vec![2];
     let nodes: Vec<Node> = specs.iter().map(|s| Node::start(&net, s)).collect();

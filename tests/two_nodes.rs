@@ -42,7 +42,7 @@ fn phone_on_the_peer_is_reached_and_sees_the_real_number() {
     let here = nodes[0].wait_results(1, 5 * SECOND);
     assert_eq!((here[0].cluster.as_str(), here[0].node.as_str()), ("ANSWER", "node2"));
     let there = nodes[1].wait_results(1, 5 * SECOND);
-    assert!(there[0].from_peer(), "{there:?}");
+    assert!(there[0].came_from_peer(), "{there:?}");
     assert_eq!(there[0].raw, "9999200", "the prefix travelled between the nodes");
     assert_eq!(there[0].cid, "200", "and came off on arrival");
     assert_eq!((there[0].cluster.as_str(), there[0].node.as_str()), ("ANSWER", "node2"));

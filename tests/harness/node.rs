@@ -257,7 +257,7 @@ impl Node {
 
     /// The RESULT lines of calls that came in from a peer node.
     pub fn results_from_peers(&self) -> Vec<CallRecord> {
-        self.results().into_iter().filter(CallRecord::from_peer).collect()
+        self.results().into_iter().filter(CallRecord::came_from_peer).collect()
     }
 
     /// Waits for the `n`th RESULT line.
@@ -379,7 +379,7 @@ impl CallRecord {
     }
 
     /// Whether the call came in from a peer node.
-    pub fn from_peer(&self) -> bool {
+    pub fn came_from_peer(&self) -> bool {
         self.chan.starts_with("PJSIP/cluster-")
     }
 }

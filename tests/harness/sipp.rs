@@ -274,7 +274,7 @@ pub fn load_from(net: &Net, slot: u8, node: &Node, exten: &str, rate: u32, calls
     let _ = fs::remove_file(&stats);
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next().unwrap_or("").split(';').collect();
-    let last: Vec<&str> = lines.last().unwrap_or("").split(';').collect();
+    let last: Vec<&str> = lines.next_back().unwrap_or("").split(';').collect();
     let column = |name: &str| -> u64 {
         header.iter().position(|h| *h == name).and_then(|i| last.get(i)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
     };
