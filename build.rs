@@ -136,7 +136,6 @@ fn read_buildopt_sum(path: &Path) -> String {
 
 fn generate_bindings(include_flags: &[String], out_dir: &Path) {
     let functions = [
-        "ast_log",
         "ast_register_application2",
         "ast_unregister_application",
         "pbx_findapp",
@@ -153,7 +152,6 @@ fn generate_bindings(include_flags: &[String], out_dir: &Path) {
         "ast_party_caller_init",
         "ast_party_caller_copy",
         "ast_party_caller_set",
-        "ast_check_hangup",
         "ast_config_load2",
         "ast_config_destroy",
         "ast_category_browse_filtered",
@@ -163,7 +161,6 @@ fn generate_bindings(include_flags: &[String], out_dir: &Path) {
         "ast_cli_unregister_multiple",
         "ast_channel_dialed_causes_find",
         "ast_channel_hangupcause_set",
-        "ast_channel_hangupcause",
         "res_cluster_.*",
     ];
     let vars = ["ast_config_AST_SYSTEM_NAME", "ast_config_AST_CONFIG_DIR"];
@@ -181,7 +178,6 @@ fn generate_bindings(include_flags: &[String], out_dir: &Path) {
         "__LOG_.*",
         "CLI_INIT",
         "CLI_GENERATE",
-        "AST_MAX_EXTENSION",
         "CONFIG_FLAG_.*",
         "AST_MODULE_LOAD_.*",
     ];

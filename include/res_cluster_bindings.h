@@ -19,7 +19,6 @@
 #include <asterisk/paths.h>
 #include <asterisk/options.h>
 #include <asterisk/cli.h>
-#include <asterisk/devicestate.h>
 #include <asterisk/manager.h>
 #include <asterisk/astobj2.h>
 #include <asterisk/buildopts.h>

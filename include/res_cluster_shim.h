@@ -26,9 +26,6 @@ enum ast_module_load_result res_cluster_load(void);
 int res_cluster_unload(void);
 int res_cluster_reload(void);
 
-/* AST_MODULE_SELF */
-struct ast_module *res_cluster_self(void);
-
 /* ast_log(level, ...) and ast_verb(level, ...), message already formatted. */
 void res_cluster_log(int level, const char *file, int line, const char *function, const char *message);
 void res_cluster_verb(int level, const char *file, int line, const char *function, const char *message);

@@ -128,12 +128,12 @@ fn read_config(only_if_changed: bool) -> Result<Option<ClusterConfig>, String> {
 fn describe(what: &str, c: &ClusterConfig) -> String {
     let peers: Vec<&str> = c.peers.iter().map(|p| p.name.as_str()).collect();
     format!(
-            "res_cluster {what}: node {}, {} peer(s) [{}], strategy {} (built against {}, build options {})",
-            c.node_name,
-            peers.len(),
-            peers.join(", "),
-            c.strategy.as_str(),
-            env!("RES_CLUSTER_HEADERS"),
+        "res_cluster {what}: node {}, {} peer(s) [{}], strategy {} (built against {}, build options {})",
+        c.node_name,
+        peers.len(),
+        peers.join(", "),
+        c.strategy.as_str(),
+        env!("RES_CLUSTER_HEADERS"),
         env!("RES_CLUSTER_BUILDOPT_SUM"),
     )
 }

@@ -35,7 +35,7 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Runtime {
-    pub fn start(config: ClusterConfig) -> Arc<Runtime> {
+    pub fn start(config: ClusterConfig) {
         let mut health = HealthTable::default();
         health.sync_peers(config.peers.iter().map(|p| p.name.as_str()), now());
         let runtime = Arc::new(Runtime {
@@ -43,8 +43,7 @@ impl Runtime {
             health: Mutex::new(health),
             counters: Mutex::new(Counters::default()),
         });
-        *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&runtime));
-        runtime
+        *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(runtime);
     }
 
     pub fn stop() {

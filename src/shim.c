@@ -31,11 +31,6 @@
 
 #include "res_cluster_shim.h"
 
-struct ast_module *res_cluster_self(void)
-{
-	return AST_MODULE_SELF;
-}
-
 void res_cluster_log(int level, const char *file, int line, const char *function, const char *message)
 {
 	ast_log(level, file, line, function, "%s\n", message);

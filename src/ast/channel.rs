@@ -1,6 +1,7 @@
 //! The calling channel, as an application sees it while it runs.
 
 use std::marker::PhantomData;
+use std::ffi::CStr;
 use std::os::raw::c_char;
 use std::ptr::NonNull;
 
@@ -137,20 +138,33 @@ impl<'a> Channel<'a> {
         }
     }
 
-    /// Replaces the caller-ID number, keeping name and presentation; raises
-    /// the usual caller-ID change event.
-    pub fn set_caller_number(&self, number: &str) {
-        let number = cstring(number);
-        let _l = self.lock();
+    /// A caller update that changes the number only (name, presentation and
+    /// the rest stay). It borrows `number`, which must outlive its use.
+    ///
+    /// # Safety
+    /// The channel lock is held.
+    unsafe fn number_update(&self, number: &CStr) -> sys::ast_party_caller {
         // SAFETY: set_init makes the update "change nothing" (it copies the
-        // presentation, leaves strings NULL); it then borrows
-        // only `number`, which outlives the call; ast_channel_set_caller_event
-        // copies what it keeps and requires the channel lock, which we hold.
+        // presentation and leaves strings NULL) from the locked channel's own
+        // caller party; only the number is then pointed at `number`.
         unsafe {
             let mut update: sys::ast_party_caller = std::mem::zeroed();
             sys::ast_party_caller_set_init(&mut update, sys::ast_channel_caller(self.ptr()));
             update.id.number.valid = 1;
             update.id.number.str_ = number.as_ptr() as *mut c_char;
+            update
+        }
+    }
+
+    /// Replaces the caller-ID number, keeping name and presentation; raises
+    /// the usual caller-ID change event.
+    pub fn set_caller_number(&self, number: &str) {
+        let number = cstring(number);
+        let _l = self.lock();
+        // SAFETY: the lock is held; the update borrows `number`, which
+        // outlives the call; ast_channel_set_caller_event copies what it keeps.
+        unsafe {
+            let update = self.number_update(&number);
             sys::ast_channel_set_caller_event(self.ptr(), &update, std::ptr::null_mut());
         }
     }
@@ -173,10 +187,7 @@ impl<'a> Channel<'a> {
             let mut saved: sys::ast_party_caller = std::mem::zeroed();
             sys::ast_party_caller_init(&mut saved);
             sys::ast_party_caller_copy(&mut saved, sys::ast_channel_caller(self.ptr()));
-            let mut update: sys::ast_party_caller = std::mem::zeroed();
-            sys::ast_party_caller_set_init(&mut update, sys::ast_channel_caller(self.ptr()));
-            update.id.number.valid = 1;
-            update.id.number.str_ = number.as_ptr() as *mut c_char;
+            let update = self.number_update(&number);
             sys::ast_party_caller_set(sys::ast_channel_caller(self.ptr()), &update, std::ptr::null());
             LentCallerNumber { chan: self, saved }
         }
