@@ -9,8 +9,11 @@ CARGO      ?= cargo
 SANDBOX_SH := scripts/sandbox.sh
 FAULT_DIR  := build/fault-injection
 
+# Runs $(1), then unmounts what the tests mounted in the sandbox, pass or fail.
+in_sandbox = status=0; $(1) || status=$$?; $(SANDBOX_SH) --umount; exit $$status
+
 .PHONY: all module deps asterisk test unit-test integration-test demo bench clean fault-module \
-	install samples uninstall deb lintian diagram soak fuzz checked-module unit-memcheck
+	install samples uninstall deb diagram soak fuzz checked-module unit-memcheck
 
 all: module
 
@@ -22,13 +25,12 @@ module:
 	@echo "built res_cluster.so"
 
 # The same module with a panic trigger, for the test that proves panics
-# never cross into Asterisk.
-fault-module:
+# never cross into Asterisk. res_cluster.so, copied by `module` first, stays
+# the release build.
+fault-module: module
 	$(CARGO) build --release --features fault-injection
 	mkdir -p $(FAULT_DIR)
 	cp target/release/libres_cluster.so $(FAULT_DIR)/res_cluster.so
-	$(CARGO) build --release
-	cp target/release/libres_cluster.so res_cluster.so
 
 deps:
 	scripts/deps.sh
@@ -47,12 +49,10 @@ samples:
 uninstall:
 	scripts/install.sh uninstall
 
+# The package's own tests (tests/install.rs) install it in the sandbox and
+# run lintian there.
 deb: module
 	scripts/deb.sh
-
-# lintian runs inside the sandbox (Debian unstable, the package's target).
-lintian: deb
-	$(SANDBOX_SH) --with lintian valgrind
 
 unit-test:
 	$(CARGO) test -p res_cluster_core
@@ -71,12 +71,9 @@ checked-module:
 # The whole integration suite, against the release module and then the
 # checked one. The sandbox's /proc and /dev are unmounted afterwards.
 integration-test:
-	status=0; $(CARGO) test --release --test '*' -- $(TEST_ARGS) || status=$$?; \
-	if [ $$status = 0 ]; then \
-		echo "== again, with debug assertions and overflow checks in the module =="; \
-		RES_CLUSTER_MODULE=$(CURDIR)/build/checked/res_cluster.so $(CARGO) test --release --test '*' -- $(TEST_ARGS) || status=$$?; \
-	fi; \
-	scripts/sandbox-umount.sh; exit $$status
+	$(call in_sandbox,$(CARGO) test --release --test '*' -- $(TEST_ARGS) && \
+		echo "== again with debug assertions and overflow checks in the module ==" && \
+		RES_CLUSTER_MODULE=$(CURDIR)/build/checked/res_cluster.so $(CARGO) test --release --test '*' -- $(TEST_ARGS))
 
 test: asterisk module fault-module checked-module deb unit-test unit-memcheck integration-test
 	@true
@@ -87,8 +84,7 @@ fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 demo: asterisk module
-	status=0; $(CARGO) run --release --example demo || status=$$?; \
-	scripts/sandbox-umount.sh; exit $$status
+	$(call in_sandbox,$(CARGO) run --release --example demo)
 
 clean:
 	$(CARGO) clean
@@ -96,12 +92,10 @@ clean:
 
 # 20,000 mixed calls at 100/s through two nodes (about four minutes).
 soak: asterisk module
-	status=0; RES_CLUSTER_SOAK_CALLS=20000 $(CARGO) test --release --test soak -- --nocapture || status=$$?; \
-	scripts/sandbox-umount.sh; exit $$status
+	$(call in_sandbox,RES_CLUSTER_SOAK_CALLS=20000 $(CARGO) test --release --test soak -- --nocapture)
 
 bench: asterisk module
-	status=0; $(CARGO) run --release --example bench || status=$$?; \
-	scripts/sandbox-umount.sh; exit $$status
+	$(call in_sandbox,$(CARGO) run --release --example bench)
 
 # The README's call-flow diagram, from its Graphviz source.
 diagram: doc/call-flow.svg

@@ -8,6 +8,7 @@
 #   RES_CLUSTER_MIRROR    a Debian mirror URL; default: debootstrap's own
 #   --rebuild             throw the cached one away and build again
 #   --with PKG...         also install these packages inside it (once)
+#   --umount              unmount what tests mounted inside it (/proc, /dev)
 set -eu
 
 SANDBOX=${RES_CLUSTER_SANDBOX:-${XDG_CACHE_HOME:-$HOME/.cache}/res_cluster/sid-root}
@@ -26,6 +27,10 @@ unmount_below() {
 
 EXTRA=""
 case "${1:-}" in
+--umount)
+    unmount_below "$SANDBOX"
+    exit 0
+    ;;
 --rebuild)
     say "removing $SANDBOX"
     unmount_below "$SANDBOX"
