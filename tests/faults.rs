@@ -5,7 +5,7 @@
 
 mod harness;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use harness::*;
 
@@ -18,28 +18,16 @@ fn local_load<'s>(s: &'s std::thread::Scope<'s, '_>, net: &'s Net, node: &'s Nod
 }
 
 fn wait_peer(node: &Node, state: &str, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        let row = node.cli("cluster show peers");
-        if row.lines().any(|l| l.starts_with("node2") && l.split_whitespace().nth(2) == Some(state)) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
+    let in_state = || {
+        let rows = node.cli("cluster show peers");
+        rows.lines().any(|l| l.starts_with("node2") && l.split_whitespace().nth(2) == Some(state))
+    };
+    poll(timeout, Duration::from_millis(100), in_state, |&yes| yes)
 }
 
 /// Places calls to `exten` once a second until one is answered.
 fn answered_again(net: &Net, node: &Node, exten: &str, timeout: Duration) -> Option<CallReport> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        let r = setup(net, node, exten);
-        if r.answered() {
-            return Some(r);
-        }
-        std::thread::sleep(SECOND);
-    }
-    None
+    Some(poll(timeout, SECOND, || setup(net, node, exten), CallReport::answered)).filter(CallReport::answered)
 }
 
 fn setup(net: &Net, node: &Node, exten: &str) -> CallReport {
@@ -50,11 +38,8 @@ fn assert_local_calls_all_answered(node: &Node, report: &LoadReport, seconds: u3
     assert_eq!(report.failed, 0, "calls for the live node's phone failed: {report:?}");
     assert_eq!(report.successful, u64::from(LOCAL_RATE * seconds), "{report:?}");
     let answered = || node.results().iter().filter(|r| r.exten == "101" && r.cluster == "ANSWER").count() as u64;
-    let deadline = Instant::now() + 5 * SECOND;
-    while answered() < report.successful && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(answered(), report.successful, "every call to 101 was answered");
+    let answered = poll(5 * SECOND, Duration::from_millis(50), answered, |&n| n >= report.successful);
+    assert_eq!(answered, report.successful, "every call to 101 was answered");
 }
 
 #[test]

@@ -3,19 +3,12 @@
 
 mod harness;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use harness::*;
 
 fn wait_cli(node: &Node, command: &str, needle: &str, timeout: Duration) -> String {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let out = node.cli(command);
-        if out.contains(needle) || Instant::now() >= deadline {
-            return out;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    poll(timeout, Duration::from_millis(100), || node.cli(command), |out| out.contains(needle))
 }
 
 fn peer_row(node: &Node, peer: &str) -> String {

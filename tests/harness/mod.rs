@@ -13,7 +13,20 @@ pub use net::Net;
 pub use node::{CallRecord, Node, NodeSpec};
 pub use sipp::{call, load, load_from, Behaviour, CallOptions, CallReport, LoadReport, Phone};
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Calls `probe` every `every` until `done` holds for what it returned, or
+/// `timeout` has passed; returns the last value either way.
+pub fn poll<T>(timeout: Duration, every: Duration, mut probe: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let value = probe();
+        if done(&value) || Instant::now() >= deadline {
+            return value;
+        }
+        std::thread::sleep(every);
+    }
+}
 
 /// Starts nodes 1..=n, each listing every other as a peer, with `tune`
 /// applied to each spec first.

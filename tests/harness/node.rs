@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::net::Net;
+use super::poll;
 use super::sandbox::{module_path, sandbox, Sandbox};
 
 /// Extensions every node knows as phone endpoints (where they register decides where they ring).
@@ -202,14 +203,8 @@ impl Node {
     /// waits for the process to end; whether it did in time.
     pub fn stop(&mut self, timeout: Duration) -> bool {
         let _ = self.cli_result("core stop now");
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
+        let child = &mut self.child;
+        poll(timeout, Duration::from_millis(100), || matches!(child.try_wait(), Ok(Some(_))), |&ended| ended)
     }
 
     /// A file in the node's directory.
@@ -238,16 +233,7 @@ impl Node {
 
     /// Waits until the log has a line containing `needle`; returns whether it did.
     pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.log().contains(needle) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
+        poll(timeout, Duration::from_millis(25), || self.log().contains(needle), |&found| found)
     }
 
     /// The RESULT lines the test dialplan logs when a call ends, parsed.
@@ -262,14 +248,7 @@ impl Node {
 
     /// Waits for the `n`th RESULT line.
     pub fn wait_results(&self, n: usize, timeout: Duration) -> Vec<CallRecord> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let r = self.results();
-            if r.len() >= n || Instant::now() >= deadline {
-                return r;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
+        poll(timeout, Duration::from_millis(25), || self.results(), |r| r.len() >= n)
     }
 
     /// Replaces a file in the node's configuration directory.

@@ -14,6 +14,14 @@ fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(name)
 }
 
+/// SIPp running scenario `file` from `ip`:5060, quiet, not reading the terminal.
+fn sipp(file: &str, ip: &str) -> Command {
+    let mut command = Command::new("sipp");
+    command.arg("-sf").arg(scenario(file)).args(["-i", ip, "-p", "5060", "-nostdin"]);
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    command
+}
+
 fn scratch(name: &str) -> PathBuf {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join("res_cluster-tests");
@@ -47,13 +55,9 @@ impl Phone {
     /// A phone at an address of the caller's choice (a second phone for the
     /// same extension on another node).
     pub fn register_from(ip: String, node: &Node, exten: &str, behaviour: Behaviour) -> Phone {
-        let status = Command::new("sipp")
-            .args(["-sf"])
-            .arg(scenario("register.xml"))
-            .args(["-i", &ip, "-p", "5060", "-m", "1", "-s", exten, "-nostdin", "-timeout", "10"])
+        let status = sipp("register.xml", &ip)
+            .args(["-m", "1", "-s", exten, "-timeout", "10"])
             .arg(format!("{}:5060", node.ip))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .status()
             .expect("run sipp (install sip-tester)");
         assert!(status.success(), "phone {exten} could not register on {}", node.name);
@@ -64,13 +68,9 @@ impl Phone {
             Behaviour::Ring => ("phone_ring.xml", 0),
         };
         let trace = scratch(&format!("phone-{exten}.msg"));
-        let child = Command::new("sipp")
-            .arg("-sf")
-            .arg(scenario(file))
-            .args(["-i", &ip, "-p", "5060", "-nostdin", "-d", &delay_ms.to_string(), "-trace_msg", "-message_file"])
+        let child = sipp(file, &ip)
+            .args(["-d", &delay_ms.to_string(), "-trace_msg", "-message_file"])
             .arg(&trace)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
             .expect("start sipp phone");
         // Ready once SIPp holds the port.
@@ -82,14 +82,20 @@ impl Phone {
         Phone { exten: exten.to_string(), ip, child, trace }
     }
 
-    /// The INVITEs this phone received.
-    pub fn invites(&self) -> Vec<SipMessage> {
-        read_trace(&self.trace).into_iter().filter(|m| !m.sent && m.first_line.starts_with("INVITE ")).collect()
+    /// The requests of `method` this phone received.
+    fn received(&self, method: &str) -> Vec<SipMessage> {
+        let start = format!("{method} ");
+        read_trace(&self.trace).into_iter().filter(|m| !m.sent && m.first_line.starts_with(&start)).collect()
     }
 
-    /// The requests of `method` this phone received.
+    /// The INVITEs this phone received.
+    pub fn invites(&self) -> Vec<SipMessage> {
+        self.received("INVITE")
+    }
+
+    /// How many requests of `method` this phone received.
     pub fn requests(&self, method: &str) -> usize {
-        read_trace(&self.trace).iter().filter(|m| !m.sent && m.first_line.starts_with(&format!("{method} "))).count()
+        self.received(method).len()
     }
 
     /// The caller numbers (From user) of the INVITEs received.
@@ -207,17 +213,13 @@ impl CallReport {
 pub fn call(net: &Net, node: &Node, exten: &str, opts: &CallOptions) -> CallReport {
     let ip = net.caller(opts.caller_slot);
     let trace = scratch(&format!("call-{exten}.msg"));
-    let status = Command::new("sipp")
-        .arg("-sf")
-        .arg(scenario("caller.xml"))
-        .args(["-i", &ip, "-p", "5060", "-m", "1", "-s", exten, "-nostdin"])
+    let status = sipp("caller.xml", &ip)
+        .args(["-m", "1", "-s", exten])
         .args(["-key", "caller", &opts.caller, "-key", "extra", &opts.extra_header])
         .args(["-d", &opts.hold_ms.to_string(), "-timeout", &opts.timeout_s.to_string()])
         .args(["-trace_msg", "-message_file"])
         .arg(&trace)
         .arg(format!("{}:5060", node.ip))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .status()
         .expect("run sipp caller");
     let messages = read_trace(&trace);
@@ -255,18 +257,14 @@ pub fn load_from(net: &Net, slot: u8, node: &Node, exten: &str, rate: u32, calls
     let ip = net.caller(slot);
     let stats = scratch("load.csv");
     let started = Instant::now();
-    let _ = Command::new("sipp")
-        .arg("-sf")
-        .arg(scenario("caller.xml"))
-        .args(["-i", &ip, "-p", "5060", "-s", exten, "-nostdin", "-key", "caller", "200"])
+    let _ = sipp("caller.xml", &ip)
+        .args(["-s", exten, "-key", "caller", "200"])
         .args(["-key", "extra", "X-Res-Cluster-Test: load"])
         .args(["-r", &rate.to_string(), "-m", &calls.to_string(), "-d", &hold_ms.to_string()])
         // -timeout bounds the whole run: the calls' own duration plus a minute.
         .args(["-timeout", &(calls / rate.max(1) + 60).to_string(), "-timeout_error", "-trace_stat", "-fd", "1", "-stf"])
         .arg(&stats)
         .arg(format!("{}:5060", node.ip))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .status()
         .expect("run sipp load");
     let elapsed = started.elapsed();
