@@ -101,4 +101,5 @@ bench: asterisk module
 diagram: doc/call-flow.svg
 
 doc/call-flow.svg: doc/call-flow.dot
+	scripts/deps.sh graphviz
 	dot -Tsvg $< -o $@
