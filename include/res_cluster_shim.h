@@ -62,11 +62,33 @@ int res_cluster_ao2_ref(void *obj, int delta);
  * the XML installed next to the module. */
 int res_cluster_register_application(const char *name, int (*execute)(struct ast_channel *, const char *));
 
-/* ast_cli_register_multiple */
-int res_cluster_cli_register(struct ast_cli_entry *entries, int count);
+/* ast_cli_register: one entry, so that a failure is known per entry. */
+int res_cluster_cli_register(struct ast_cli_entry *entry);
+
+/* The leg mark (see shim.c): init once at load; attach to the calling
+ * channel (NULL on failure); detach and free; take from a new leg (copies
+ * the mark into buf, removes and frees the datastore; 0 when there is none). */
+struct ast_datastore;
+int res_cluster_leg_mark_init(void);
+struct ast_datastore *res_cluster_leg_mark_attach(struct ast_channel *chan, const char *mark);
+void res_cluster_leg_mark_detach(struct ast_channel *chan, struct ast_datastore *datastore);
+int res_cluster_leg_mark_take(struct ast_channel *chan, char *buf, size_t len);
 
 /* ast_cli(fd, "%s", text) */
 void res_cluster_cli_print(int fd, const char *text);
+
+/* The channel's PJSIP_INHERITABLE_HEADER headers (see shim.c): whether it
+ * has any; and making them reach the PJSIP legs made from this channel
+ * only, not the channels made from those (nor, through a transfer's Local
+ * channel, its legs). */
+int res_cluster_has_inheritable_headers(struct ast_channel *chan);
+void res_cluster_inherit_headers_once(struct ast_channel *chan);
+
+/* ast_add_extension2 with a heap copy of arg as the application data (the
+ * dialplan frees it), replacing what is there. */
+struct ast_context;
+int res_cluster_add_extension(struct ast_context *con, const char *exten, int priority, const char *app,
+	const char *arg, const char *registrar);
 
 /* manager_event(EVENT_FLAG_SYSTEM, event, "%s", body) */
 int res_cluster_manager_event(const char *event, const char *body);

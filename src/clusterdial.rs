@@ -14,11 +14,14 @@ use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Lookups,
 use res_cluster_core::status::DialStatus;
 
 use crate::ast::channel::{Channel, ExecError};
-use crate::ast::{guard, log, RawChannel};
+use crate::ast::{guard, log, pbx, RawChannel};
 use crate::{ast_log, ast_verb};
-use crate::runtime::{announce, now, Runtime};
+use crate::runtime::{announce, now, Runtime, INHERITABLE_HEADER};
 
 pub const APP: &str = "ClusterDial";
+/// The pre-dial handler's application, run on each new leg to a peer.
+pub const MARK_APP: &str = "ClusterMarkLeg";
+
 
 /// Asterisk's entry point for the application.
 ///
@@ -64,15 +67,15 @@ fn run(chan: &Channel, data: &str) -> c_int {
 }
 
 fn arrival(chan: &Channel) -> Arrival {
-    Arrival { channel_name: chan.name(), from_cluster: chan.var("FROM_CLUSTER"), caller_number: chan.caller_number() }
+    Arrival { technology: chan.technology(), channel_name: chan.name(), from_cluster: chan.var("FROM_CLUSTER"), caller: chan.caller() }
 }
 
 fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
     let to_peers = matches!(request.target, Target::Peers(_));
     if let Target::Peers(names) = &request.target {
-        ast_verb!(3, "{APP}: dialling peer {}: Dial({})", names.join(", "), request.app_data);
+        ast_verb!(3, "{APP}: dialling peer {}: Dial({})", names.join(", "), String::from_utf8_lossy(&request.app_data));
     } else {
-        ast_verb!(3, "{APP}: dialling this node: Dial({})", request.app_data);
+        ast_verb!(3, "{APP}: dialling this node: Dial({})", String::from_utf8_lossy(&request.app_data));
     }
     // Which legs got any SIP response is asked of peer legs only: it is what
     // tells a silent peer from a live one.
@@ -91,8 +94,7 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let status = chan.var("DIALSTATUS").and_then(|s| DialStatus::parse(&s));
-    let mut result = DialResult { status, dial_rc: rc, elapsed_ms, ..DialResult::default() };
-    result.caller_hung_up = status != Some(DialStatus::Answer) && (rc != 0 || status == Some(DialStatus::Cancel));
+    let mut result = DialResult { status, dial_rc: rc, elapsed_ms, caller_hung_up: chan.hung_up(), ..DialResult::default() };
     if to_peers {
         let new_legs: Vec<String> = chan.dialed_cause_channels().into_iter().filter(|leg| !before.contains(leg)).collect();
         if log::verbose_enabled(4) {
@@ -108,20 +110,55 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
     result
 }
 
-/// Dials peers with the hop header and the prefixed number on their legs
-/// only: the header is inherited by the new outbound channels and removed
-/// again, the number is lent to Dial and given back.
-fn dial_marked(chan: &Channel, app_data: &str, mark: &LegMark) -> Result<c_int, ExecError> {
-    let header = format!("PJSIP_INHERITABLE_HEADER(add,{HOP_HEADER})");
-    if !chan.write_function(&header, &mark.hop) {
-        ast_log!(Warning, "{APP}: could not add {HOP_HEADER} (is res_pjsip_header_funcs 22.9 or later loaded?)");
+/// Dials peers with the marks on their legs only (see `peer_leg`). The
+/// caller ID is in Dial's options or put on each leg by the pre-dial
+/// handler; what the legs inherit is taken off the calling channel again as
+/// soon as Dial returns.
+fn dial_marked(chan: &Channel, app_data: &[u8], mark: &LegMark) -> Result<c_int, ExecError> {
+    match mark {
+        LegMark::Inherited { hop } => {
+            let added = chan.add_inheritable_header(HOP_HEADER, hop);
+            if !added {
+                ast_log!(Warning, "{APP}: could not add the {HOP_HEADER} header for the peer legs");
+            }
+            let rc = chan.exec("Dial", app_data);
+            if added {
+                chan.write_function(&format!("{INHERITABLE_HEADER}(remove,{HOP_HEADER})"), "");
+            }
+            rc
+        }
+        LegMark::PreDial { hop, prefix } => {
+            let _mark = chan.attach_leg_mark(&format!("{hop} {}", prefix.as_deref().unwrap_or_default()));
+            chan.exec("Dial", app_data)
+        }
     }
-    let rc = {
-        let _lent = mark.caller_number.as_deref().map(|n| chan.lend_caller_number(n));
-        chan.exec("Dial", app_data)
-    };
-    chan.write_function(&format!("PJSIP_INHERITABLE_HEADER(remove,{HOP_HEADER})"), "");
-    rc
+}
+
+/// Asterisk's entry point for the pre-dial handler on a new leg to a peer:
+/// takes the mark the leg inherited and puts the hop header and the prefix
+/// on the leg itself.
+///
+/// # Safety
+/// As for `execute`.
+pub unsafe extern "C" fn mark_leg(chan: *mut RawChannel, _data: *const c_char) -> c_int {
+    guard::entry(MARK_APP, 0, || {
+        // SAFETY: as in `execute`.
+        let Some(leg) = (unsafe { Channel::from_app(chan) }) else {
+            return 0;
+        };
+        let Some(mark) = leg.take_leg_mark() else {
+            ast_log!(Warning, "{MARK_APP} on {}: no mark to put on this leg (run by Dial's pre-dial handler of {APP} only)", leg.name());
+            return 0;
+        };
+        let (hop, prefix) = mark.split_once(' ').unwrap_or((&mark, ""));
+        if leg.technology() == "PJSIP" && !leg.write_function(&format!("PJSIP_HEADER(add,{HOP_HEADER})"), hop) {
+            ast_log!(Warning, "{MARK_APP} on {}: could not add the {HOP_HEADER} header", leg.name());
+        }
+        if !prefix.is_empty() {
+            leg.prefix_connected_number(prefix);
+        }
+        0
+    })
 }
 
 fn finish(chan: &Channel, runtime: &Runtime, exten: Option<&str>, data: &str, outcome: Outcome) -> c_int {
@@ -151,8 +188,16 @@ impl Lookups for HealthGate<'_, '_> {
     fn hop_header(&mut self) -> Option<String> {
         // Only a PJSIP channel has SIP headers to read; asking another kind
         // would make the function log an error.
-        pjsip_endpoint(&self.chan.name())?;
+        if self.chan.technology() != "PJSIP" {
+            return None;
+        }
         self.chan.read_function(&format!("PJSIP_HEADER(read,{HOP_HEADER})"))
+    }
+
+    fn header_inheritance(&mut self) -> bool {
+        let present = pbx::function_exists(INHERITABLE_HEADER);
+        self.runtime.note_header_inheritance(present, &self.config.peer_leg_marking);
+        present
     }
 
     fn try_peer(&mut self, peer: &Peer) -> bool {

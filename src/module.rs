@@ -9,10 +9,13 @@ use std::sync::Mutex;
 
 use res_cluster_core::config::{self, ClusterConfig, Defaults, FILE_NAME};
 
+use res_cluster_core::peer_leg::PREDIAL_CONTEXT;
+
 use crate::ast::cli::Commands;
 use crate::ast::config::{host_name, load, system_name, config_dir, Loaded};
+use crate::ast::pbx::Context;
 use crate::ast::qualify::{self, Subscription};
-use crate::ast::{app, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
+use crate::ast::{app, channel, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
 use crate::runtime::{self, lock, Runtime};
 use crate::{ast_log, ast_verb, clusterdial, commands};
 
@@ -20,7 +23,10 @@ use crate::{ast_log, ast_verb, clusterdial, commands};
 struct Registered {
     commands: Commands,
     peer_states: Subscription,
+    predial: Context,
 }
+
+const REGISTRAR: &str = "res_cluster";
 
 static REGISTERED: Mutex<Option<Registered>> = Mutex::new(None);
 
@@ -59,13 +65,18 @@ fn load_module() -> Result<(), String> {
     // Each step pushes its undo; a failure undoes the earlier steps, newest first.
     let mut undo: Vec<fn()> = Vec::new();
     let result = (|| {
+        channel::init_leg_marks()?;
         Runtime::start(config);
         undo.push(Runtime::stop);
         app::register(clusterdial::APP, clusterdial::execute)?;
         undo.push(|| app::unregister(clusterdial::APP));
+        app::register(clusterdial::MARK_APP, clusterdial::mark_leg)?;
+        undo.push(|| app::unregister(clusterdial::MARK_APP));
+        // The pre-dial handler: Dial's b() runs it as a Gosub on each new leg.
+        let predial = Context::register(PREDIAL_CONTEXT, "s", &[(clusterdial::MARK_APP, ""), ("Return", "")], REGISTRAR)?;
         let commands = Commands::register(commands::entries())?;
         let peer_states = qualify::subscribe(runtime::on_contact_status)?;
-        Ok(Registered { commands, peer_states })
+        Ok(Registered { commands, peer_states, predial })
     })();
     match result {
         Ok(registered) => {
@@ -82,10 +93,12 @@ fn load_module() -> Result<(), String> {
 
 fn unload_module() {
     let registered = lock(&REGISTERED).take();
-    if let Some(Registered { commands, peer_states }) = registered {
+    if let Some(Registered { commands, peer_states, predial }) = registered {
         drop(peer_states);
         drop(commands);
+        drop(predial);
     }
+    app::unregister(clusterdial::MARK_APP);
     app::unregister(clusterdial::APP);
     Runtime::stop();
 }

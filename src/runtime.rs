@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use once_cell::sync::Lazy;
-use res_cluster_core::config::ClusterConfig;
+use res_cluster_core::config::{ClusterConfig, LegMarking};
 use res_cluster_core::health::{HealthTable, Now, Qualify, StateChange};
 use res_cluster_core::stats::Counters;
 
@@ -17,6 +17,8 @@ pub struct Runtime {
     config: RwLock<Arc<ClusterConfig>>,
     health: Mutex<HealthTable>,
     counters: Mutex<Counters>,
+    /// How peer legs were last marked, to log each change once.
+    marking: Mutex<Option<&'static str>>,
 }
 
 static CURRENT: Lazy<RwLock<Option<Arc<Runtime>>>> = Lazy::new(|| RwLock::new(None));
@@ -42,6 +44,7 @@ impl Runtime {
             config: RwLock::new(Arc::new(config)),
             health: Mutex::new(health),
             counters: Mutex::new(Counters::default()),
+            marking: Mutex::new(None),
         });
         *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(runtime);
     }
@@ -72,12 +75,40 @@ impl Runtime {
         lock(&self.counters)
     }
 
+    /// Logs which way peer legs are marked, when that changes (at the first
+    /// forward, and when res_pjsip_header_funcs comes or goes).
+    pub fn note_header_inheritance(&self, present: bool, configured: &LegMarking) {
+        let way = marking_description(present, *configured);
+        let mut last = lock(&self.marking);
+        if *last != Some(way) {
+            *last = Some(way);
+            ast_verb!(2, "res_cluster: peer legs are marked by {way}");
+        }
+    }
+
+    /// Which way peer legs are marked now, for `cluster show status`.
+    pub fn marking(&self) -> &'static str {
+        let configured = self.config().peer_leg_marking;
+        lock(&self.marking).unwrap_or_else(|| marking_description(crate::ast::pbx::function_exists(INHERITABLE_HEADER), configured))
+    }
+
     /// Takes in a qualify result for a peer, announcing any change.
     pub fn note_qualify(&self, peer: &str, qualify: Qualify) {
         let change = self.health().note_qualify(peer, qualify, now());
         if let Some(c) = change {
             announce(&c);
         }
+    }
+}
+
+/// The dialplan function that lets new PJSIP legs inherit a header.
+pub const INHERITABLE_HEADER: &str = "PJSIP_INHERITABLE_HEADER";
+
+fn marking_description(inheritable_header: bool, configured: LegMarking) -> &'static str {
+    match (configured, inheritable_header) {
+        (LegMarking::Auto, true) => "Dial options and an inherited header (PJSIP_INHERITABLE_HEADER)",
+        (LegMarking::Auto, false) => "a pre-dial handler (this Asterisk has no PJSIP_INHERITABLE_HEADER)",
+        (LegMarking::PreDial, _) => "a pre-dial handler (peer_leg_marking = predial)",
     }
 }
 

@@ -28,6 +28,7 @@
 #include <asterisk/stasis_endpoints.h>
 #include <asterisk/json.h>
 #include <asterisk/utils.h>
+#include <asterisk/datastore.h>
 
 #include "res_cluster_shim.h"
 
@@ -120,14 +121,144 @@ int res_cluster_register_application(const char *name, int (*execute)(struct ast
 	return ast_register_application_xml(name, execute);
 }
 
-int res_cluster_cli_register(struct ast_cli_entry *entries, int count)
+int res_cluster_cli_register(struct ast_cli_entry *entry)
 {
-	return ast_cli_register_multiple(entries, count);
+	return ast_cli_register(entry);
+}
+
+/*
+ * The leg mark: a datastore that the calling channel carries while Dial
+ * creates the legs to peers, inherited once by each new leg (inheritance 1:
+ * the leg's copy has 0 and goes no further), where the pre-dial handler reads
+ * it from the uid and removes it.
+ *
+ * Copies made by ast_channel_datastore_inherit do not reference this module,
+ * and a leg can outlive the call that made it. So nothing of the datastore
+ * may live in this module: its type structure and type string are allocated
+ * once from Asterisk's heap and never freed, it has no callbacks, and the
+ * mark is the uid, which the core copies and frees.
+ */
+static struct ast_datastore_info *leg_mark_info;
+
+int res_cluster_leg_mark_init(void)
+{
+	if (!leg_mark_info) {
+		struct ast_datastore_info *info = ast_calloc(1, sizeof(*info));
+
+		if (!info || !(info->type = ast_strdup("res_cluster-leg-mark"))) {
+			ast_free(info);
+			return -1;
+		}
+		leg_mark_info = info;
+	}
+	return 0;
+}
+
+struct ast_datastore *res_cluster_leg_mark_attach(struct ast_channel *chan, const char *mark)
+{
+	struct ast_datastore *datastore;
+
+	if (!leg_mark_info || !(datastore = ast_datastore_alloc(leg_mark_info, mark))) {
+		return NULL;
+	}
+	datastore->inheritance = 1;
+	ast_channel_lock(chan);
+	ast_channel_datastore_add(chan, datastore);
+	ast_channel_unlock(chan);
+	return datastore;
+}
+
+void res_cluster_leg_mark_detach(struct ast_channel *chan, struct ast_datastore *datastore)
+{
+	ast_channel_lock(chan);
+	ast_channel_datastore_remove(chan, datastore);
+	ast_channel_unlock(chan);
+	ast_datastore_free(datastore);
+}
+
+int res_cluster_leg_mark_take(struct ast_channel *chan, char *buf, size_t len)
+{
+	struct ast_datastore *datastore;
+
+	if (!leg_mark_info || !len) {
+		return 0;
+	}
+	ast_channel_lock(chan);
+	datastore = ast_channel_datastore_find(chan, leg_mark_info, NULL);
+	if (datastore) {
+		ast_copy_string(buf, S_OR(datastore->uid, ""), len);
+		ast_channel_datastore_remove(chan, datastore);
+	}
+	ast_channel_unlock(chan);
+	if (!datastore) {
+		return 0;
+	}
+	ast_datastore_free(datastore);
+	return 1;
 }
 
 void res_cluster_cli_print(int fd, const char *text)
 {
 	ast_cli(fd, "%s", text);
+}
+
+/*
+ * PJSIP_INHERITABLE_HEADER keeps a channel's headers in one datastore of
+ * res_pjsip_header_funcs, created with inheritance DATASTORE_INHERIT_FOREVER:
+ * every channel made from this one, and every channel made from those, would
+ * send them. Found here by its type name, as that module names it.
+ */
+static struct ast_datastore *inheritable_headers(struct ast_channel *chan)
+{
+	struct ast_datastore *datastore;
+
+	AST_LIST_TRAVERSE(ast_channel_datastores(chan), datastore, entry) {
+		if (datastore->info && datastore->info->type
+			&& !strcmp(datastore->info->type, "inheritable_header_datastore")) {
+			return datastore;
+		}
+	}
+	return NULL;
+}
+
+int res_cluster_has_inheritable_headers(struct ast_channel *chan)
+{
+	int found;
+
+	ast_channel_lock(chan);
+	found = inheritable_headers(chan) != NULL;
+	ast_channel_unlock(chan);
+	return found;
+}
+
+void res_cluster_inherit_headers_once(struct ast_channel *chan)
+{
+	struct ast_datastore *datastore;
+
+	ast_channel_lock(chan);
+	datastore = inheritable_headers(chan);
+	if (datastore) {
+		/* A leg Dial makes gets a copy with 1, which it must have to send
+		 * the headers (res_pjsip_header_funcs sends them only from a copy
+		 * whose inheritance is not 0); a channel made from the leg, or the
+		 * Local channel of a transfer and the channels made from its other
+		 * half, get 0 or nothing, and send nothing. */
+		datastore->inheritance = 2;
+	}
+	ast_channel_unlock(chan);
+}
+
+int res_cluster_add_extension(struct ast_context *con, const char *exten, int priority, const char *app,
+	const char *arg, const char *registrar)
+{
+	char *data = ast_strdup(arg);
+
+	if (!data) {
+		return -1;
+	}
+	/* The extension owns data from here on, success or not, and frees it
+	 * with ast_free_ptr, a core function. */
+	return ast_add_extension2(con, 1, exten, priority, NULL, NULL, app, data, ast_free_ptr, registrar, NULL, 0);
 }
 
 int res_cluster_manager_event(const char *event, const char *body)
@@ -137,8 +268,10 @@ int res_cluster_manager_event(const char *event, const char *body)
 
 /* The loader checks the key and the build-option sum before calling load;
  * both come from the headers this file was compiled against. app_dial (the
- * Dial that ClusterDial drives) is required; the PJSIP modules, whose
- * header functions mark and read the hop header, load first when present. */
+ * Dial that ClusterDial drives) is required. Nothing else is: the PJSIP
+ * header functions are looked up by name when a call needs them, so naming
+ * chan_pjsip or res_pjsip_header_funcs here would only stop them from being
+ * unloaded or refreshed while res_cluster is loaded. */
 AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "Cluster dialling across redundant Asterisk nodes",
 	.support_level = AST_MODULE_SUPPORT_EXTENDED,
 	.load = res_cluster_load,
@@ -146,5 +279,4 @@ AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "Cluster dialling acro
 	.reload = res_cluster_reload,
 	.load_pri = AST_MODPRI_DEFAULT,
 	.requires = "app_dial",
-	.optional_modules = "chan_pjsip,res_pjsip,res_pjsip_header_funcs",
 );

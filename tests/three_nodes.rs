@@ -87,7 +87,7 @@ fn parallel_rings_every_peer_and_the_first_answer_wins() {
     assert_eq!(ringing.invites().len(), 1, "node3's phone rang at the same time");
     let cancels = poll(5 * SECOND, Duration::from_millis(50), || ringing.requests("CANCEL"), |&n| n > 0);
     assert_eq!(cancels, 1, "and was cancelled when node2's answered");
-    assert!(nodes[0].log().contains("dialling peer node2, node3: Dial(PJSIP/102@cluster-node2&PJSIP/102@cluster-node3,20^1)"));
+    assert!(nodes[0].log().contains("dialling peer node2, node3: Dial(PJSIP/102@cluster-node2&PJSIP/102@cluster-node3,20^1,f("));
 }
 
 #[test]

@@ -68,6 +68,25 @@ impl Strategy {
     }
 }
 
+/// How the legs of a forwarded call are marked (see `peer_leg`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegMarking {
+    /// Dial's own options and the inheritable hop header where this Asterisk
+    /// has PJSIP_INHERITABLE_HEADER; the pre-dial handler otherwise.
+    Auto,
+    /// Always the pre-dial handler.
+    PreDial,
+}
+
+impl LegMarking {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LegMarking::Auto => "auto",
+            LegMarking::PreDial => "predial",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Peer {
     /// The section name: the peer's node name.
@@ -103,6 +122,7 @@ pub struct ClusterConfig {
     pub strategy: Strategy,
     pub peer_timeout: Seconds,
     pub holddown: Seconds,
+    pub peer_leg_marking: LegMarking,
     pub peers: Vec<Peer>,
 }
 
@@ -154,7 +174,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-const GENERAL_KEYS: [&str; 9] = [
+pub const GENERAL_KEYS: [&str; 10] = [
     "node_name",
     "local_dial",
     "ring_timeout",
@@ -164,8 +184,9 @@ const GENERAL_KEYS: [&str; 9] = [
     "strategy",
     "peer_timeout",
     "holddown",
+    "peer_leg_marking",
 ];
-const PEER_KEYS: [&str; 3] = ["type", "dial", "endpoint"];
+pub const PEER_KEYS: [&str; 3] = ["type", "dial", "endpoint"];
 
 /// Checks every section and key; the first fault found is returned.
 pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, ConfigError> {
@@ -231,6 +252,14 @@ pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, Conf
     };
     let peer_timeout = general.seconds("peer_timeout", DEFAULT_PEER_TIMEOUT_MS, 100)?;
     let holddown = general.seconds("holddown", DEFAULT_HOLDDOWN_MS, 1_000)?;
+    let peer_leg_marking = match general.get("peer_leg_marking") {
+        Some(e) => match e.value.trim().to_ascii_lowercase().as_str() {
+            "auto" => LegMarking::Auto,
+            "predial" => LegMarking::PreDial,
+            other => return Err(general.error(Some(e), format!("'{other}' is not a way to mark peer legs; use auto or predial"))),
+        },
+        None => LegMarking::Auto,
+    };
 
     let mut peers: Vec<Peer> = Vec::new();
     for section in &peer_sections {
@@ -258,6 +287,7 @@ pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, Conf
         strategy,
         peer_timeout,
         holddown,
+        peer_leg_marking,
         peers,
     })
 }

@@ -62,6 +62,21 @@ impl DialOptions {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
+
+    /// Whether option `letter` is given, with or without an argument.
+    pub fn has(&self, letter: char) -> bool {
+        self.items.iter().any(|o| o.letter == letter)
+    }
+
+    /// The argument of option `letter`, as written (Dial unescapes it).
+    pub fn arg(&self, letter: char) -> Option<&str> {
+        self.items.iter().rev().find(|o| o.letter == letter).and_then(|o| o.arg.as_deref())
+    }
+
+    /// The same options without any of `letters`.
+    pub fn without(&self, letters: &[char]) -> DialOptions {
+        DialOptions { items: self.items.iter().filter(|o| !letters.contains(&o.letter)).cloned().collect() }
+    }
 }
 
 impl fmt::Display for DialOptions {
@@ -85,6 +100,15 @@ mod tests {
         for s in ["", "rt", "tTr", "U(sub^a^b)", "b(ctx^s^1(x^y))rt", "L(60000:30000)", "D(:1)"] {
             assert_eq!(DialOptions::parse(s).unwrap().to_string(), s);
         }
+    }
+
+    #[test]
+    fn finds_and_drops_options_by_letter() {
+        let o = DialOptions::parse("rf(\"Bob\" <7>)tU(x)").unwrap();
+        assert!(o.has('f') && o.has('r') && !o.has('u'));
+        assert_eq!(o.arg('f'), Some("\"Bob\" <7>"));
+        assert_eq!(o.arg('r'), None);
+        assert_eq!(o.without(&['f', 'U']).to_string(), "rt");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod callerid;
 pub mod channel_name;
 pub mod config;
 pub mod dialopts;
+pub mod dialsyntax;
 pub mod health;
 pub mod origin;
 pub mod peer_leg;

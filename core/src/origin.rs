@@ -1,16 +1,29 @@
 //! Where a call came from: a phone, a configured peer, or something that says
 //! it was forwarded. This is the loop check and the trust rule in one place.
 
+use super::callerid::CallerId;
 use super::channel_name;
 use super::config::ClusterConfig;
 
 /// Facts about the calling channel, read by the shell.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Arrival {
+    /// The channel driver's name for its technology ("PJSIP", "IAX2").
+    pub technology: String,
     pub channel_name: String,
     /// The FROM_CLUSTER channel variable (the recipe's loop marker).
     pub from_cluster: Option<String>,
-    pub caller_number: Option<String>,
+    pub caller: CallerId,
+}
+
+impl Arrival {
+    /// The PJSIP endpoint the call arrived on, for a PJSIP channel.
+    pub fn pjsip_endpoint(&self) -> Option<&str> {
+        if self.technology != "PJSIP" {
+            return None;
+        }
+        channel_name::pjsip_endpoint(&self.channel_name)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,8 +40,7 @@ pub enum Origin {
 
 impl Origin {
     pub fn classify(config: &ClusterConfig, arrival: &Arrival) -> Origin {
-        let endpoint = channel_name::pjsip_endpoint(&arrival.channel_name);
-        if let Some(peer) = endpoint.and_then(|ep| config.peer_by_endpoint(ep)) {
+        if let Some(peer) = arrival.pjsip_endpoint().and_then(|ep| config.peer_by_endpoint(ep)) {
             return Origin::Peer { name: peer.name.clone() };
         }
         if arrival.from_cluster.as_deref().map(str::trim) == Some("1") {
@@ -71,7 +83,8 @@ mod tests {
     }
 
     fn arrival(channel: &str) -> Arrival {
-        Arrival { channel_name: channel.into(), ..Default::default() }
+        let technology = channel.split('/').next().unwrap_or_default().to_string();
+        Arrival { technology, channel_name: channel.into(), ..Default::default() }
     }
 
     #[test]
@@ -85,7 +98,7 @@ mod tests {
     #[test]
     fn a_phone_is_not_a_cluster_call_whatever_its_number() {
         let mut a = arrival("PJSIP/101-00000001");
-        a.caller_number = Some("9999101".into());
+        a.caller.number = Some(b"9999101".to_vec());
         let o = Origin::classify(&config(), &a);
         assert_eq!(o, Origin::Phone);
         assert!(!o.is_cluster_call());
@@ -114,5 +127,13 @@ mod tests {
     fn a_look_alike_endpoint_is_not_a_peer() {
         assert_eq!(Origin::classify(&config(), &arrival("PJSIP/cluster-node2x-00000003")), Origin::Phone);
         assert_eq!(Origin::classify(&config(), &arrival("Local/cluster-node2@x-00000001;2")), Origin::Phone);
+    }
+
+    #[test]
+    fn the_technology_is_asked_not_read_from_the_name() {
+        // A channel of another driver whose name merely looks like a PJSIP one.
+        let mut a = arrival("PJSIP/cluster-node2-00000003");
+        a.technology = "Local".into();
+        assert_eq!(Origin::classify(&config(), &a), Origin::Phone);
     }
 }

@@ -2,41 +2,201 @@
 //!
 //! Two marks travel with every forwarded call: the hop header naming this
 //! node (its presence stops any further forwarding) and the caller-ID prefix
-//! in front of the caller's number. Both are put on the peer leg only; the
-//! caller's own channel, its CDR and its events keep the real number.
+//! in front of the caller's number. Both are put on the peer legs only: the
+//! calling channel's own caller party is never changed, so its CDR, its CEL
+//! and AMI events, and whatever a transfer copies from it keep the real
+//! number.
+//!
+//! Two ways to put them there, both Asterisk's own:
+//! - Dial's options `f()` (forced caller ID, written so that Dial reads back
+//!   exactly the caller's name and the prefixed number), `u()` (the caller's
+//!   presentation) and `s()` (its tag), with the hop header inherited by
+//!   each new PJSIP leg from `PJSIP_INHERITABLE_HEADER` on the calling
+//!   channel. Costs nothing measurable; needs that function (Asterisk 20.19,
+//!   22.9, 23.3 and later).
+//! - A pre-dial handler (`b()`) that runs on each new leg before its INVITE
+//!   is sent, adds the header there and puts the prefix in front of the
+//!   leg's caller number. Works on every Asterisk, and for any number; Dial
+//!   then holds the caller in autoservice while the handler runs, which
+//!   costs about a millisecond per forwarded call.
+
+use super::callerid::{self, CallerId};
+use super::dialopts::DialOptions;
+use super::dialsyntax;
 
 /// Carried by every forwarded INVITE.
 pub const HOP_HEADER: &str = "X-Cluster-Hop";
 
+/// The dialplan context res_cluster registers for its pre-dial handler.
+pub const PREDIAL_CONTEXT: &str = "res_cluster-peer-leg";
+
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LegMark {
-    /// The hop header's value: the forwarding node's name.
-    pub hop: String,
-    /// The number the peer is sent, when the caller has one and a prefix is set.
-    pub caller_number: Option<String>,
+pub enum LegMark {
+    /// The request's options carry the caller ID; the shell puts the hop
+    /// header on the calling channel for the new legs to inherit.
+    Inherited { hop: String },
+    /// The request's options name the pre-dial handler; the shell hands it
+    /// the hop and the prefix to put on each new leg.
+    PreDial { hop: String, prefix: Option<String> },
 }
 
-pub fn mark(node_name: &str, prefix: &str, caller_number: Option<&str>) -> LegMark {
-    let caller_number = caller_number
-        .filter(|n| !n.is_empty() && !prefix.is_empty())
-        .map(|n| super::callerid::add_prefix(prefix, n));
-    LegMark { hop: node_name.to_string(), caller_number }
+impl LegMark {
+    pub fn hop(&self) -> &str {
+        match self {
+            LegMark::Inherited { hop } | LegMark::PreDial { hop, .. } => hop,
+        }
+    }
+}
+
+/// What a Dial to peers needs: its options argument and the mark.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerLegs {
+    /// Dial's options argument (bytes: a caller's name or number may be any).
+    pub options: Vec<u8>,
+    pub mark: LegMark,
+}
+
+/// The options and mark for the legs of a forwarded call.
+///
+/// `options`: the call's Dial options; `inherit_header`: whether the hop
+/// header can be inherited (PJSIP_INHERITABLE_HEADER exists and the
+/// configuration does not ask for the pre-dial handler).
+pub fn plan(node_name: &str, prefix: &str, caller: &CallerId, options: &DialOptions, inherit_header: bool) -> PeerLegs {
+    let hop = node_name.to_string();
+    let predial = || {
+        let mut out = options.without(&['b']).to_string().into_bytes();
+        out.extend_from_slice(format!("b({PREDIAL_CONTEXT}^s^1)").as_bytes());
+        PeerLegs { options: out, mark: LegMark::PreDial { hop: hop.clone(), prefix: (!prefix.is_empty()).then(|| prefix.to_string()) } }
+    };
+    if !inherit_header {
+        return predial();
+    }
+    let unchanged = PeerLegs { options: options.to_string().into_bytes(), mark: LegMark::Inherited { hop: hop.clone() } };
+    if prefix.is_empty() {
+        return unchanged;
+    }
+    // The identity the legs would carry without res_cluster: the forced one
+    // when the administrator's options force one, else the caller's.
+    let (name, number, own) = match options.arg('f') {
+        Some(forced) => {
+            let (name, number) = read_forced(forced);
+            (name, number, false)
+        }
+        None => (caller.name.clone(), caller.number.clone(), true),
+    };
+    let Some(number) = number else { return unchanged };
+    let Some(forced) = dialsyntax::forced_callerid(name.as_deref(), &callerid::add_prefix(prefix, &number)) else {
+        return predial();
+    };
+    let mut out = options.without(&['f']).to_string().into_bytes();
+    out.extend_from_slice(b"f(");
+    out.extend(forced);
+    out.push(b')');
+    if own && !options.has('u') {
+        out.extend_from_slice(format!("u({})", callerid::presentation_name(caller.presentation)).as_bytes());
+    }
+    if let (true, false, Some(tag)) = (own, options.has('s'), caller.tag.as_deref()) {
+        out.extend_from_slice(b"s(");
+        out.extend(dialsyntax::option_argument(tag));
+        out.push(b')');
+    }
+    PeerLegs { options: out, mark: LegMark::Inherited { hop } }
+}
+
+/// An administrator's `f(...)` as Dial reads it.
+fn read_forced(arg: &str) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let written = format!("f({arg})");
+    let args = dialsyntax::read_app_args(written.as_bytes());
+    let parsed = args.first().and_then(|a| dialsyntax::read_options(a)).unwrap_or_default();
+    match parsed.into_iter().find(|(l, _)| *l == b'f').and_then(|(_, a)| a) {
+        Some(a) => dialsyntax::read_callerid(&a),
+        None => (None, None),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn marks_the_hop_and_prefixes_the_number() {
-        assert_eq!(mark("node1", "9999", Some("200")), LegMark { hop: "node1".into(), caller_number: Some("9999200".into()) });
+    fn caller(name: &str, number: &str) -> CallerId {
+        CallerId {
+            name: (!name.is_empty()).then(|| name.as_bytes().to_vec()),
+            number: (!number.is_empty()).then(|| number.as_bytes().to_vec()),
+            presentation: 0x01,
+            tag: None,
+        }
+    }
+
+    fn opts(s: &str) -> DialOptions {
+        DialOptions::parse(s).unwrap()
+    }
+
+    /// The caller ID Dial reads out of the planned options.
+    fn dial_reads(legs: &PeerLegs) -> (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>) {
+        let mut data = b"PJSIP/1@n2,20,".to_vec();
+        data.extend_from_slice(&legs.options);
+        let args = dialsyntax::read_app_args(&data);
+        assert_eq!(args.len(), 3, "{}", String::from_utf8_lossy(&data));
+        let options = dialsyntax::read_options(&args[2]).expect("Dial accepts the options");
+        let get = |l: u8| options.iter().find(|(x, _)| *x == l).and_then(|(_, a)| a.clone());
+        let (name, number) = get(b'f').map(|f| dialsyntax::read_callerid(&f)).unwrap_or((None, None));
+        (name, number, get(b'u'))
     }
 
     #[test]
-    fn no_number_or_no_prefix_leaves_the_number_alone() {
-        assert_eq!(mark("node1", "9999", None).caller_number, None);
-        assert_eq!(mark("node1", "9999", Some("")).caller_number, None);
-        assert_eq!(mark("node1", "", Some("200")).caller_number, None);
-        assert_eq!(mark("node1", "", Some("200")).hop, "node1", "the hop is marked whatever the prefix");
+    fn the_caller_id_travels_in_dials_options_with_the_prefix() {
+        let legs = plan("node1", "9999", &caller("Caller 200", "200"), &opts("rt"), true);
+        assert_eq!(legs.mark, LegMark::Inherited { hop: "node1".into() });
+        assert_eq!(String::from_utf8_lossy(&legs.options), "rtf( \\\"Caller 200\\\" <9999200>)u(allowed_passed_screen)");
+        assert_eq!(dial_reads(&legs), (Some(b"Caller 200".to_vec()), Some(b"9999200".to_vec()), Some(b"allowed_passed_screen".to_vec())));
+    }
+
+    #[test]
+    fn a_restricted_caller_stays_restricted() {
+        let mut c = caller("Secret", "200");
+        c.presentation = 0x23;
+        let legs = plan("node1", "9999", &c, &opts(""), true);
+        assert_eq!(dial_reads(&legs).2, Some(b"prohib".to_vec()));
+    }
+
+    #[test]
+    fn the_tag_goes_along() {
+        let mut c = caller("A", "200");
+        c.tag = Some(b"vip,(x)".to_vec());
+        let legs = plan("node1", "9999", &c, &opts(""), true);
+        let mut data = b"PJSIP/1,20,".to_vec();
+        data.extend_from_slice(&legs.options);
+        let args = dialsyntax::read_app_args(&data);
+        let options = dialsyntax::read_options(&args[2]).unwrap();
+        assert!(options.contains(&(b's', Some(b"vip,(x)".to_vec()))), "{options:?}");
+    }
+
+    #[test]
+    fn no_number_or_no_prefix_leaves_the_caller_id_to_dial() {
+        let legs = plan("node1", "9999", &caller("A", ""), &opts("rt"), true);
+        assert_eq!((legs.options, legs.mark), (b"rt".to_vec(), LegMark::Inherited { hop: "node1".into() }));
+        let legs = plan("node1", "", &caller("A", "200"), &opts(""), true);
+        assert_eq!((legs.options, legs.mark), (Vec::new(), LegMark::Inherited { hop: "node1".into() }), "the hop is marked whatever the prefix");
+    }
+
+    #[test]
+    fn an_administrators_forced_caller_id_gets_the_prefix() {
+        let legs = plan("node1", "9999", &caller("A", "200"), &opts("f(\"Desk\" <777>)r"), true);
+        let (name, number, pres) = dial_reads(&legs);
+        assert_eq!((name.as_deref(), number.as_deref(), pres), (Some(&b"Desk"[..]), Some(&b"9999777"[..]), None));
+        let legs = plan("node1", "9999", &caller("A", "200"), &opts("f(777)u(prohib)"), true);
+        let (_, number, pres) = dial_reads(&legs);
+        assert_eq!((number.as_deref(), pres.as_deref()), (Some(&b"9999777"[..]), Some(&b"prohib"[..])), "the administrator's u() stays");
+    }
+
+    #[test]
+    fn without_the_inheritable_header_or_for_an_unwritable_number_the_pre_dial_handler_marks() {
+        let legs = plan("node1", "9999", &caller("A", "200"), &opts("rb(mine^s^1)"), false);
+        assert_eq!(String::from_utf8_lossy(&legs.options), "rb(res_cluster-peer-leg^s^1)");
+        assert_eq!(legs.mark, LegMark::PreDial { hop: "node1".into(), prefix: Some("9999".into()) });
+        let legs = plan("node1", "9999", &caller("A", "2<00"), &opts(""), true);
+        assert_eq!(legs.mark, LegMark::PreDial { hop: "node1".into(), prefix: Some("9999".into()) });
+        let legs = plan("node1", "", &caller("A", "200"), &opts(""), false);
+        assert_eq!(legs.mark, LegMark::PreDial { hop: "node1".into(), prefix: None });
     }
 }

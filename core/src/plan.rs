@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use super::args::{self, ArgError, CallArgs};
 use super::callerid;
-use super::config::{ClusterConfig, Peer, Strategy};
-use super::dialopts::DialOptions;
+use super::config::{ClusterConfig, LegMarking, Peer, Strategy};
 use super::origin::{Arrival, Origin};
 use super::peer_leg::{self, LegMark};
 use super::status::DialStatus;
@@ -24,6 +23,9 @@ pub trait Lookups {
     /// first forward: reading a SIP header costs a round trip to the
     /// channel's SIP thread, which calls that stay on this node never pay.
     fn hop_header(&mut self) -> Option<String>;
+    /// Whether new legs can inherit a SIP header from the calling channel
+    /// (Asterisk has PJSIP_INHERITABLE_HEADER). Asked before each forward.
+    fn header_inheritance(&mut self) -> bool;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,8 +38,9 @@ pub enum Target {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DialRequest {
     pub target: Target,
-    /// The whole argument string for Dial.
-    pub app_data: String,
+    /// The whole argument string for Dial (bytes: a caller ID in the
+    /// options may hold any).
+    pub app_data: Vec<u8>,
     /// For legs to peers: what to put on them before the INVITEs leave.
     pub mark: Option<LegMark>,
 }
@@ -47,8 +50,12 @@ pub struct DialRequest {
 pub struct DialResult {
     /// DIALSTATUS as Dial left it.
     pub status: Option<DialStatus>,
-    /// What Dial returned (-1: the caller is gone, or the bridged call ended).
+    /// What Dial returned: 0 to go on; -1 when the caller is gone, the
+    /// bridged call ended, or the channels could not be made compatible; a
+    /// digit the caller pressed to leave (option `d`).
     pub dial_rc: i32,
+    /// The calling channel has hung up (asked of the channel, not guessed
+    /// from `dial_rc`).
     pub caller_hung_up: bool,
     pub elapsed_ms: u64,
     /// PJSIP endpoints of this Dial's legs that got any SIP response.
@@ -67,7 +74,7 @@ pub enum Observation {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Put this number back as the calling channel's caller number.
-    SetCallerNumber(String),
+    SetCallerNumber(Vec<u8>),
     Dial(DialRequest),
     Finish(Outcome),
 }
@@ -196,7 +203,7 @@ impl CallPlan {
                         }
                     }
                     self.forwarded = true;
-                    let request = self.peer_request(&dialled);
+                    let request = self.peer_request(&dialled, lookups.header_inheritance());
                     self.state = State::AwaitPeers { dialled, rest };
                     return Action::Dial(request);
                 }
@@ -231,16 +238,14 @@ impl CallPlan {
     fn record_local(&mut self, r: DialResult) {
         let status = r.status.unwrap_or(DialStatus::ChanUnavail);
         let node = &self.config.node_name;
-        if r.caller_hung_up {
-            let mut o = Outcome::new(DialStatus::Cancel, "caller hung up".into());
-            o.return_code = -1;
-            return self.finish(o);
-        }
         if status == DialStatus::Answer {
             let mut o = Outcome::new(DialStatus::Answer, format!("answered on this node ({node})"));
             o.node = Some(node.clone());
             o.return_code = r.dial_rc;
             o.answered_locally = true;
+            return self.finish(o);
+        }
+        if let Some(o) = Self::caller_left(&r, status, "") {
             return self.finish(o);
         }
         self.best = Some(status);
@@ -269,11 +274,10 @@ impl CallPlan {
         }
         let status = r.status.unwrap_or(DialStatus::ChanUnavail);
         let names: Vec<&str> = peers.iter().map(|p| p.name.as_str()).collect();
-        if r.caller_hung_up {
-            let mut o = Outcome::new(DialStatus::Cancel, format!("caller hung up while {} rang", names.join(", ")));
-            o.return_code = -1;
-            o.forwarded = true;
-            return self.finish(o);
+        if status != DialStatus::Answer {
+            if let Some(o) = Self::caller_left(&r, status, &format!(" while {} rang", names.join(", "))) {
+                return self.finish(o);
+            }
         }
         if status == DialStatus::Answer {
             let winner = match peers.as_slice() {
@@ -306,6 +310,23 @@ impl CallPlan {
         }
     }
 
+    /// The caller hung up, or left with a digit (Dial's option `d`, which has
+    /// already moved the channel to that extension): nothing more is dialled.
+    fn caller_left(r: &DialResult, status: DialStatus, while_: &str) -> Option<Outcome> {
+        if r.caller_hung_up {
+            let mut o = Outcome::new(DialStatus::Cancel, format!("caller hung up{while_}"));
+            o.return_code = -1;
+            return Some(o);
+        }
+        if r.dial_rc > 0 {
+            let digit = char::from_u32(r.dial_rc as u32).unwrap_or('?');
+            let mut o = Outcome::new(status, format!("caller pressed '{digit}' to leave{while_}; {status}"));
+            o.return_code = r.dial_rc;
+            return Some(o);
+        }
+        None
+    }
+
     /// A cluster call none of this node's phones took: ended here, with the
     /// cause that tells the forwarding node why.
     fn finish_cluster_call(&mut self, status: DialStatus) {
@@ -327,9 +348,9 @@ impl CallPlan {
     }
 
     /// The caller number to restore on a call that a configured peer prefixed.
-    fn restored_number(&self) -> Option<String> {
+    fn restored_number(&self) -> Option<Vec<u8>> {
         self.origin.trusted_peer()?;
-        let number = self.arrival.caller_number.as_deref()?;
+        let number = self.arrival.caller.number.as_deref()?;
         callerid::strip_prefix(&self.config.callerid_prefix, number)
     }
 
@@ -338,31 +359,35 @@ impl CallPlan {
         let timeout = args.timeout.unwrap_or(self.config.ring_timeout);
         let options = args.options.clone().unwrap_or_else(|| self.config.dial_options.clone());
         let dial = self.config.local_dial.render(&args.exten);
+        let options = options.to_string().into_bytes();
         DialRequest { target: Target::Local, app_data: dial_data(&dial, &timeout.to_string(), &options), mark: None }
     }
 
-    fn peer_request(&self, dialled: &[usize]) -> DialRequest {
+    fn peer_request(&self, dialled: &[usize], inherit_header: bool) -> DialRequest {
         let args = self.args.as_ref().expect("a plan with invalid arguments never dials");
         let c = &self.config;
         let timeout = args.timeout.unwrap_or(c.ring_timeout);
-        let options = args.options.clone().unwrap_or_else(|| c.dial_options.clone());
+        let options = args.options.as_ref().unwrap_or(&c.dial_options);
         let peers: Vec<&Peer> = dialled.iter().map(|&i| &c.peers[i]).collect();
         let dial: Vec<String> = peers.iter().map(|p| p.dial.render(&args.exten)).collect();
+        let inherit = inherit_header && c.peer_leg_marking == LegMarking::Auto;
+        let legs = peer_leg::plan(&c.node_name, &c.callerid_prefix, &self.arrival.caller, options, inherit);
         DialRequest {
             target: Target::Peers(peers.iter().map(|p| p.name.clone()).collect()),
-            app_data: dial_data(&dial.join("&"), &format!("{timeout}^{}", c.peer_timeout), &options),
-            mark: Some(peer_leg::mark(&c.node_name, &c.callerid_prefix, self.arrival.caller_number.as_deref())),
+            app_data: dial_data(&dial.join("&"), &format!("{timeout}^{}", c.peer_timeout), &legs.options),
+            mark: Some(legs.mark),
         }
     }
 }
 
 /// Dial's argument string: destinations, timeout, and options when there are any.
-fn dial_data(destinations: &str, timeout: &str, options: &DialOptions) -> String {
-    if options.is_empty() {
-        format!("{destinations},{timeout}")
-    } else {
-        format!("{destinations},{timeout},{options}")
+fn dial_data(destinations: &str, timeout: &str, options: &[u8]) -> Vec<u8> {
+    let mut out = format!("{destinations},{timeout}").into_bytes();
+    if !options.is_empty() {
+        out.push(b',');
+        out.extend_from_slice(options);
     }
+    out
 }
 
 #[cfg(test)]

@@ -4,13 +4,15 @@ use super::config::ClusterConfig;
 use super::health::HealthTable;
 use super::stats::Counters;
 
-/// `heap`: bytes and blocks the module itself holds.
-pub fn status(config: &ClusterConfig, counters: &Counters, heap: (usize, usize)) -> String {
+/// `marking`: how peer legs are marked now; `heap`: bytes and blocks the
+/// module itself holds.
+pub fn status(config: &ClusterConfig, counters: &Counters, marking: &str, heap: (usize, usize)) -> String {
     let rows = [
         ("Node", config.node_name.clone()),
         ("Strategy", config.strategy.as_str().to_string()),
         ("Peers", config.peers.len().to_string()),
         ("Fallback on", config.fallback_on.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")),
+        ("Peer legs marked by", marking.to_string()),
         ("Calls", counters.calls.to_string()),
         ("Answered locally", counters.answered_locally.to_string()),
         ("Forwarded", counters.forwarded.to_string()),
@@ -85,8 +87,9 @@ mod tests {
     #[test]
     fn status_shows_node_and_every_counter() {
         let c = Counters { calls: 9, answered_locally: 2, forwarded: 5, answered_by_peer: 4, loops_refused: 1, invalid_arguments: 3 };
-        let text = status(&config(), &c, (4096, 12));
+        let text = status(&config(), &c, "a pre-dial handler", (4096, 12));
         for line in ["Node:                node1", "Strategy:            sequential", "Calls:               9",
+                     "Peer legs marked by: a pre-dial handler",
                      "Answered locally:    2", "Forwarded:           5", "Answered by a peer:  4",
                      "Loops refused:       1", "Invalid arguments:   3",
                      "Module memory:       4096 bytes in 12 blocks"] {

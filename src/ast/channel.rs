@@ -5,9 +5,11 @@ use std::ffi::CStr;
 use std::os::raw::c_char;
 use std::ptr::NonNull;
 
+use res_cluster_core::callerid::{self, CallerId};
+
 use super::ao2::Ao2;
 use super::sys;
-use super::text::{borrowed, cstring};
+use super::text::{borrowed, bytes, cstring, cstring_bytes};
 
 /// A channel lent to an application for the length of its execution.
 pub struct Channel<'a> {
@@ -28,22 +30,18 @@ impl Drop for Locked<'_> {
     }
 }
 
-/// Restores the caller party `Channel::lend_caller_number` replaced.
-pub struct LentCallerNumber<'c, 'a> {
+/// A leg mark on the calling channel; removed from it when dropped.
+pub struct AttachedLegMark<'c, 'a> {
     chan: &'c Channel<'a>,
-    saved: sys::ast_party_caller,
+    raw: NonNull<sys::ast_datastore>,
 }
 
-impl Drop for LentCallerNumber<'_, '_> {
+impl Drop for AttachedLegMark<'_, '_> {
     fn drop(&mut self) {
-        let _l = self.chan.lock();
-        // SAFETY: `saved` holds its own copies (ast_party_caller_copy);
-        // setting copies them back into the locked channel, then our copy is
-        // freed exactly once.
-        unsafe {
-            sys::ast_party_caller_set(sys::ast_channel_caller(self.chan.ptr()), &self.saved, std::ptr::null());
-            sys::ast_party_caller_free(&mut self.saved);
-        }
+        // SAFETY: the datastore was added to this channel by attach_leg_mark
+        // and nothing else removes it; the shim locks the channel, unlinks it
+        // and frees it once.
+        unsafe { sys::res_cluster_leg_mark_detach(self.chan.ptr(), self.raw.as_ptr()) }
     }
 }
 
@@ -124,17 +122,39 @@ impl<'a> Channel<'a> {
         unsafe { borrowed(buf.as_ptr()) }
     }
 
-    /// The caller-ID number, when one is set.
-    pub fn caller_number(&self) -> Option<String> {
+    /// The channel driver's name for its technology ("PJSIP", "IAX2", ...).
+    pub fn technology(&self) -> String {
+        // SAFETY: a live channel always has a technology (ast_channel_alloc
+        // sets a null one, channel drivers their own); the tech structure is
+        // a static of its driver, which cannot unload while it owns this
+        // channel, and its type string is copied at once.
+        unsafe {
+            let tech = sys::ast_channel_tech(self.ptr());
+            if tech.is_null() {
+                return String::new();
+            }
+            borrowed((*tech).type_).unwrap_or_default()
+        }
+    }
+
+    /// The caller party: name, number, combined presentation and tag.
+    pub fn caller(&self) -> CallerId {
         let _l = self.lock();
         // SAFETY: ast_channel_caller returns the locked channel's own party
-        // structure; its number string is copied before the lock is released.
+        // structure; its strings are copied before the lock is released.
         unsafe {
             let caller = sys::ast_channel_caller(self.ptr());
-            if caller.is_null() || (*caller).id.number.valid == 0 {
-                return None;
+            if caller.is_null() {
+                return CallerId::default();
             }
-            borrowed((*caller).id.number.str_)
+            let id = &(*caller).id;
+            let text = |valid: u8, s: *const c_char| if valid != 0 { bytes(s).filter(|b| !b.is_empty()) } else { None };
+            CallerId {
+                name: text(id.name.valid, id.name.str_),
+                number: text(id.number.valid, id.number.str_),
+                presentation: sys::ast_party_id_presentation(id),
+                tag: bytes(id.tag).filter(|b| !b.is_empty()),
+            }
         }
     }
 
@@ -158,8 +178,8 @@ impl<'a> Channel<'a> {
 
     /// Replaces the caller-ID number, keeping name and presentation; raises
     /// the usual caller-ID change event.
-    pub fn set_caller_number(&self, number: &str) {
-        let number = cstring(number);
+    pub fn set_caller_number(&self, number: &[u8]) {
+        let number = cstring_bytes(number);
         let _l = self.lock();
         // SAFETY: the lock is held; the update borrows `number`, which
         // outlives the call; ast_channel_set_caller_event copies what it keeps.
@@ -169,28 +189,36 @@ impl<'a> Channel<'a> {
         }
     }
 
-    /// Puts `number` in place of the caller number until the returned guard
-    /// is dropped, for code that copies the caller's party (Dial, into the
-    /// connected line of each new outbound leg, which becomes its From).
-    ///
-    /// The change is made without invalidating the channel's cached caller
-    /// snapshot: CDRs, AMI and other observers keep seeing the real number,
-    /// and no caller-ID event is raised. The guard restores the saved party.
-    pub fn lend_caller_number(&self, number: &str) -> LentCallerNumber<'_, 'a> {
-        let number = cstring(number);
+    /// Puts `prefix` in front of the number this channel presents to the
+    /// party it calls (its connected line), keeping name, presentation and
+    /// the rest: on an outbound channel not yet called, that number becomes
+    /// its caller ID on the wire. Nothing to do without a number.
+    pub fn prefix_connected_number(&self, prefix: &str) {
         let _l = self.lock();
-        // SAFETY: `saved` is initialised before use and freed by the guard;
-        // ast_party_caller_set copies what it keeps and frees what it
-        // replaces, so the channel owns its strings throughout; the channel
-        // lock is held as these functions require.
+        // SAFETY: the lock is held; the connected party belongs to the
+        // channel and its number is copied into `number` before the update,
+        // which borrows `number` only for the call; set_init makes the
+        // update "change nothing" but the number; ast_channel_set_connected_line
+        // copies what it keeps.
         unsafe {
-            let mut saved: sys::ast_party_caller = std::mem::zeroed();
-            sys::ast_party_caller_init(&mut saved);
-            sys::ast_party_caller_copy(&mut saved, sys::ast_channel_caller(self.ptr()));
-            let update = self.number_update(&number);
-            sys::ast_party_caller_set(sys::ast_channel_caller(self.ptr()), &update, std::ptr::null());
-            LentCallerNumber { chan: self, saved }
+            let connected = sys::ast_channel_connected(self.ptr());
+            if connected.is_null() || (*connected).id.number.valid == 0 {
+                return;
+            }
+            let Some(old) = bytes((*connected).id.number.str_).filter(|n| !n.is_empty()) else { return };
+            let number = cstring_bytes(&callerid::add_prefix(prefix, &old));
+            let mut update: sys::ast_party_connected_line = std::mem::zeroed();
+            sys::ast_party_connected_line_set_init(&mut update, connected);
+            update.id.number.valid = 1;
+            update.id.number.str_ = number.as_ptr() as *mut c_char;
+            sys::ast_channel_set_connected_line(self.ptr(), &update, std::ptr::null());
         }
+    }
+
+    /// Whether the channel has hung up (or been asked to).
+    pub fn hung_up(&self) -> bool {
+        // SAFETY: the function takes the channel lock itself.
+        unsafe { sys::ast_check_hangup_locked(self.ptr()) != 0 }
     }
 
     pub fn set_hangup_cause(&self, cause: i32) {
@@ -200,8 +228,8 @@ impl<'a> Channel<'a> {
     }
 
     /// Runs a dialplan application on this channel, as the PBX would.
-    pub fn exec(&self, app: &str, data: &str) -> Result<i32, ExecError> {
-        let (app_name, data) = (cstring(app), cstring(data));
+    pub fn exec(&self, app: &str, data: &[u8]) -> Result<i32, ExecError> {
+        let (app_name, data) = (cstring(app), cstring_bytes(data));
         // SAFETY: pbx_findapp only reads the name.
         let found = unsafe { sys::pbx_findapp(app_name.as_ptr()) };
         if found.is_null() {
@@ -209,9 +237,58 @@ impl<'a> Channel<'a> {
         }
         // SAFETY: `found` stays registered while its module is loaded, and
         // res_cluster's module info requires app_dial, so the loader keeps
-        // it loaded while we are; data is a valid string that pbx_exec
-        // copies before use.
+        // it loaded while we are. pbx_exec does not copy `data`: it stores
+        // the pointer as the channel's application data (snapshots and
+        // `core show channel` read it while the application runs) and puts
+        // the previous pointer back before it returns; `data` lives until
+        // after that.
         Ok(unsafe { sys::pbx_exec(self.ptr(), found, data.as_ptr()) })
+    }
+
+    /// Adds a header for the new PJSIP legs Dial makes from this channel to
+    /// inherit (PJSIP_INHERITABLE_HEADER). When the channel had no such
+    /// headers of its own, they are made to reach those legs only: a channel
+    /// made from a leg, or from this channel during the call (an attended
+    /// transfer's), does not inherit them. Whether the header was added.
+    pub fn add_inheritable_header(&self, name: &str, value: &str) -> bool {
+        // SAFETY: the shim locks the channel and only reads its datastore list.
+        let had_own = unsafe { sys::res_cluster_has_inheritable_headers(self.ptr()) } != 0;
+        if !self.write_function(&format!("PJSIP_INHERITABLE_HEADER(add,{name})"), value) {
+            return false;
+        }
+        if !had_own {
+            // SAFETY: the shim locks the channel; it changes only the
+            // inheritance count of the headers' datastore, a public field
+            // that channel.c reads when a channel is made from this one.
+            unsafe { sys::res_cluster_inherit_headers_once(self.ptr()) };
+        }
+        true
+    }
+
+    /// Hangs a mark on this (calling) channel for the legs Dial creates to
+    /// inherit, once: the pre-dial handler reads it there. Removed from this
+    /// channel when the guard is dropped.
+    pub fn attach_leg_mark(&self, mark: &str) -> Option<AttachedLegMark<'_, 'a>> {
+        let mark = cstring(mark);
+        // SAFETY: the shim locks the channel, and the datastore it adds
+        // (its type, callbacks and the copy of `mark` all held by Asterisk's
+        // heap, none by this module) belongs to the channel until detached.
+        let raw = unsafe { sys::res_cluster_leg_mark_attach(self.ptr(), mark.as_ptr()) };
+        NonNull::new(raw).map(|raw| AttachedLegMark { chan: self, raw })
+    }
+
+    /// Takes the mark this (new outbound) channel inherited, removing it.
+    pub fn take_leg_mark(&self) -> Option<String> {
+        let mut buf = vec![0 as c_char; 256];
+        // SAFETY: buf is writable for its whole length; the shim locks the
+        // channel, copies the mark NUL-terminated within buf, and frees the
+        // datastore it removed.
+        let found = unsafe { sys::res_cluster_leg_mark_take(self.ptr(), buf.as_mut_ptr(), buf.len()) };
+        if found == 0 {
+            return None;
+        }
+        // SAFETY: NUL-terminated by the shim.
+        unsafe { borrowed(buf.as_ptr()) }
     }
 
     /// Names of the outbound channels that left a cause in this channel's
@@ -238,5 +315,15 @@ impl<'a> Channel<'a> {
         // SAFETY: `code` is a NUL-terminated string inside the object, which
         // our reference keeps alive during the copy.
         unsafe { borrowed(cause.code.as_ptr()) }
+    }
+}
+
+/// Prepares the leg marks' datastore type; once per load, before any call.
+pub fn init_leg_marks() -> Result<(), String> {
+    // SAFETY: no arguments; called from load, before ClusterDial exists.
+    if unsafe { sys::res_cluster_leg_mark_init() } == 0 {
+        Ok(())
+    } else {
+        Err("out of memory preparing the leg marks".into())
     }
 }

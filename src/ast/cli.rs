@@ -14,8 +14,17 @@ pub trait Command {
     /// The help text `core show help` prints.
     const USAGE: &'static CStr;
     const SUMMARY: &'static CStr;
-    /// Words of the command line past COMMAND; Err asks Asterisk to show the usage.
-    fn run(args: &[String]) -> Result<String, ()>;
+    /// Words of the command line past COMMAND: the text to print, or why not.
+    fn run(args: &[String]) -> Result<String, CliError>;
+}
+
+/// Why a command printed no result.
+#[derive(Debug)]
+pub enum CliError {
+    /// The command line is wrong: Asterisk shows the usage.
+    Usage,
+    /// The command cannot run now; the text says why.
+    Failed(String),
 }
 
 const CLI_SUCCESS: *mut c_char = std::ptr::null_mut();
@@ -55,7 +64,11 @@ unsafe extern "C" fn handler<C: Command>(e: *mut sys::ast_cli_entry, cmd: c_int,
                         print(fd, &text);
                         CLI_SUCCESS
                     }
-                    Err(()) => CLI_SHOWUSAGE,
+                    Err(CliError::Usage) => CLI_SHOWUSAGE,
+                    Err(CliError::Failed(why)) => {
+                        print(fd, &format!("{why}\n"));
+                        CLI_FAILURE
+                    }
                 }
             }
         }
@@ -70,13 +83,19 @@ fn print(fd: c_int, text: &str) {
 }
 
 /// An entry for `C`, to be registered in a `Commands` table.
-pub fn entry<C: Command>() -> sys::ast_cli_entry {
+pub fn entry<C: Command>() -> Entry {
     // SAFETY: an all-zero ast_cli_entry is Asterisk's "new-style, not yet
     // registered" entry; the loader fills in the rest.
     let mut e: sys::ast_cli_entry = unsafe { std::mem::zeroed() };
     e.summary = C::SUMMARY.as_ptr();
     e.handler = Some(handler::<C>);
-    e
+    Entry { command: C::COMMAND, raw: e }
+}
+
+/// A command's entry, and its words for messages.
+pub struct Entry {
+    command: &'static CStr,
+    raw: sys::ast_cli_entry,
 }
 
 /// Registered commands; dropping them unregisters them.
@@ -85,23 +104,38 @@ pub struct Commands {
 }
 
 impl Commands {
-    pub fn register(entries: Vec<sys::ast_cli_entry>) -> Result<Commands, String> {
-        let mut entries = entries.into_boxed_slice();
-        // SAFETY: the boxed slice does not move until Drop unregisters it,
-        // and Asterisk may write into it meanwhile (it owns it while registered).
-        let rc = unsafe { sys::res_cluster_cli_register(entries.as_mut_ptr(), entries.len() as c_int) };
-        if rc != 0 {
-            return Err("could not register the CLI commands".into());
+    /// Registers every entry, or none: when one fails, those registered
+    /// before it are unregistered again before the table is dropped (Asterisk
+    /// links the entries themselves into its list).
+    pub fn register(table: Vec<Entry>) -> Result<Commands, String> {
+        let names: Vec<&CStr> = table.iter().map(|e| e.command).collect();
+        let mut entries: Box<[sys::ast_cli_entry]> = table.into_iter().map(|e| e.raw).collect();
+        for i in 0..entries.len() {
+            // SAFETY: the boxed slice does not move until it is unregistered
+            // (below, or in Drop), and Asterisk may write into the entry
+            // meanwhile (it owns it while registered).
+            let rc = unsafe { sys::res_cluster_cli_register(entries.as_mut_ptr().add(i)) };
+            if rc != 0 {
+                // An entry that failed is not linked; 0..i are.
+                Self::unregister(&mut entries[..i]);
+                let name = names[i].to_string_lossy();
+                return Err(format!("could not register the CLI command '{name}' (another module has one of that name)"));
+            }
         }
         Ok(Commands { entries })
+    }
+
+    fn unregister(entries: &mut [sys::ast_cli_entry]) {
+        for e in entries.iter_mut().rev() {
+            // SAFETY: each entry was registered by `register` at this address.
+            unsafe { sys::ast_cli_unregister(e) };
+        }
     }
 }
 
 impl Drop for Commands {
     fn drop(&mut self) {
-        // SAFETY: these entries were registered by `register` and are still
-        // at the same address.
-        unsafe { sys::ast_cli_unregister_multiple(self.entries.as_mut_ptr(), self.entries.len() as c_int) };
+        Self::unregister(&mut self.entries);
     }
 }
 
@@ -109,5 +143,4 @@ impl Drop for Commands {
 // its CLI lock, and by Drop once; the table holds no thread-bound state.
 unsafe impl Send for Commands {}
 
-/// An entry as `entry` builds it, for `Commands::register`.
-pub type RawEntry = sys::ast_cli_entry;
+

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod guard;
 pub mod log;
+pub mod pbx;
 pub mod manager;
 pub mod qualify;
 mod sys;

@@ -19,5 +19,22 @@ pub unsafe fn borrowed(ptr: *const c_char) -> Option<String> {
 /// A C string for Asterisk. Interior NULs (which no valid input has) are
 /// dropped rather than cutting the string short or panicking.
 pub fn cstring(s: &str) -> CString {
-    CString::new(s.replace('\0', "")).expect("NULs were removed")
+    cstring_bytes(s.as_bytes())
+}
+
+/// Copies a C string Asterisk lent us, as bytes; None for NULL.
+///
+/// # Safety
+/// As for `borrowed`.
+pub unsafe fn bytes(ptr: *const c_char) -> Option<Vec<u8>> {
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL and NUL-terminated by this function's contract.
+    Some(unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec())
+}
+
+/// A C string of any bytes but NUL (dropped, as in `cstring`).
+pub fn cstring_bytes(b: &[u8]) -> CString {
+    CString::new(b.iter().copied().filter(|&c| c != 0).collect::<Vec<u8>>()).expect("NULs were removed")
 }

@@ -8,6 +8,8 @@ use super::node::Node;
 
 pub struct Ami {
     reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    next_id: u32,
     /// Every event read so far, as key/value lists.
     pub events: Vec<Vec<(String, String)>>,
 }
@@ -20,7 +22,7 @@ impl Ami {
         writer
             .write_all(b"Action: Login\r\nUsername: test\r\nSecret: test\r\nEvents: on\r\n\r\n")
             .expect("login");
-        let mut ami = Ami { reader: BufReader::new(stream), events: Vec::new() };
+        let mut ami = Ami { reader: BufReader::new(stream), writer, next_id: 1, events: Vec::new() };
         let ok = ami.wait(|m| m.iter().any(|(k, v)| k == "Message" && v.contains("Authentication accepted")), Duration::from_secs(5));
         assert!(ok.is_some(), "AMI login failed");
         ami
@@ -62,6 +64,36 @@ impl Ami {
             }
         }
         None
+    }
+
+    /// Sends an action and waits for its response (events read meanwhile
+    /// are kept in `events`).
+    pub fn action(&mut self, action: &str, fields: &[(&str, &str)]) -> Option<Vec<(String, String)>> {
+        let id = format!("res-cluster-test-{}", self.next_id);
+        self.next_id += 1;
+        let mut text = format!("Action: {action}\r\nActionID: {id}\r\n");
+        for (k, v) in fields {
+            text.push_str(&format!("{k}: {v}\r\n"));
+        }
+        text.push_str("\r\n");
+        self.writer.write_all(text.as_bytes()).expect("send AMI action");
+        let response = self.wait(|m| m.iter().any(|(k, v)| k == "ActionID" && *v == id), Duration::from_secs(5));
+        // The response is not an event.
+        if response.is_some() {
+            self.events.pop();
+        }
+        response
+    }
+
+    /// A variable or function of a channel, read with Getvar.
+    pub fn getvar(&mut self, channel: &str, variable: &str) -> Option<String> {
+        let r = self.action("Getvar", &[("Channel", channel), ("Variable", variable)])?;
+        r.iter().find(|(k, _)| k == "Value").map(|(_, v)| v.clone())
+    }
+
+    /// Reads events for `duration`.
+    pub fn drain(&mut self, duration: Duration) {
+        self.wait(|_| false, duration);
     }
 
     /// Waits for a ClusterPeerStatus event for `peer` with status `status`.

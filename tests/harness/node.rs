@@ -52,6 +52,12 @@ pub struct NodeSpec {
     /// Run the classic two-server recipe's dialplan (translated to PJSIP)
     /// instead of ClusterDial, for comparison.
     pub recipe: bool,
+    /// Write CDRs (cdr_csv) and CEL events (cel_custom) to CSV files.
+    pub records: bool,
+    /// Extra lines for pjsip.conf.
+    pub pjsip: String,
+    /// Modules to leave out of the list the node loads.
+    pub without_modules: Vec<&'static str>,
 }
 
 impl NodeSpec {
@@ -73,6 +79,9 @@ impl NodeSpec {
             ami: true,
             valgrind: false,
             recipe: false,
+            records: false,
+            pjsip: String::new(),
+            without_modules: Vec::new(),
         }
     }
 
@@ -106,7 +115,7 @@ impl Node {
         );
         let host_dir = sandbox.host_path(&inside);
         let _ = fs::remove_dir_all(&host_dir);
-        for d in ["etc", "modules", "run", "log", "spool", "db", "keys", "cache", "data/documentation/thirdparty"] {
+        for d in ["etc", "modules", "run", "log", "log/cdr-csv", "log/cel-custom", "spool", "db", "keys", "cache", "data/documentation/thirdparty"] {
             fs::create_dir_all(host_dir.join(d)).expect("create node directory");
         }
         let dirs = if spec.system_dirs {
@@ -207,9 +216,25 @@ impl Node {
         poll(timeout, Duration::from_millis(100), || matches!(child.try_wait(), Ok(Some(_))), |&ended| ended)
     }
 
-    /// A file in the node's directory.
+    /// A file in the node's directory (bytes that are not UTF-8 shown as U+FFFD).
     pub fn file(&self, name: &str) -> String {
-        fs::read_to_string(self.host_dir.join(name)).unwrap_or_default()
+        fs::read(self.host_dir.join(name)).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    }
+
+    /// The CDRs cdr_csv wrote (`records` nodes), one field list per record.
+    pub fn cdrs(&self) -> Vec<Vec<String>> {
+        csv_rows(&self.file("log/cdr-csv/Master.csv"))
+    }
+
+    /// The CEL events cel_custom wrote (`records` nodes): event type,
+    /// channel name, caller number (URI-encoded), one list per event.
+    pub fn cel_events(&self) -> Vec<Vec<String>> {
+        csv_rows(&self.file("log/cel-custom/Master.csv"))
+    }
+
+    /// Name of the first active channel whose name starts with `prefix`.
+    pub fn channel_named(&self, prefix: &str) -> Option<String> {
+        self.cli("core show channels concise").lines().filter_map(|l| l.split('!').next()).find(|n| n.starts_with(prefix)).map(str::to_string)
     }
 
     /// Whether the Asterisk process is still alive.
@@ -223,12 +248,12 @@ impl Node {
     }
 
     pub fn console(&self) -> String {
-        fs::read_to_string(self.host_dir.join("console.out")).unwrap_or_default()
+        self.file("console.out")
     }
 
-    /// The node's messages log so far.
+    /// The node's messages log so far (bytes that are not UTF-8 shown as U+FFFD).
     pub fn log(&self) -> String {
-        fs::read_to_string(self.host_dir.join("log/messages.log")).unwrap_or_default()
+        self.file("log/messages.log")
     }
 
     /// Waits until the log has a line containing `needle`; returns whether it did.
@@ -327,6 +352,9 @@ pub struct CallRecord {
     pub cid: String,
     /// The caller number right after ClusterDial returned (when it did).
     pub after: String,
+    /// The caller name and presentation when the call ended.
+    pub name: String,
+    pub pres: String,
 }
 
 impl CallRecord {
@@ -351,6 +379,8 @@ impl CallRecord {
                 "raw" => r.raw = v,
                 "cid" => r.cid = v,
                 "after" => r.after = v,
+                "name" => r.name = v,
+                "pres" => r.pres = v,
                 _ => {}
             }
         }
@@ -394,7 +424,7 @@ fn private_modules_and_data(sandbox: &Sandbox, host_dir: &std::path::Path, fault
     fs::copy(xml, host_dir.join("data/documentation/thirdparty/res_cluster-en_US.xml")).expect("copy documentation");
 }
 
-const MODULES: [&str; 26] = [
+const MODULES: [&str; 30] = [
     "res_sorcery_config.so",
     "res_sorcery_memory.so",
     "res_sorcery_astdb.so",
@@ -420,19 +450,32 @@ const MODULES: [&str; 26] = [
     "func_callerid.so",
     "func_channel.so",
     "func_hangupcause.so",
+    "func_uri.so",
+    "app_stack.so",
+    "res_pjsip_dtmf_info.so",
+    "res_timing_timerfd.so",
     "codec_ulaw.so",
 ];
+
+/// Call records: CDRs to CSV, CEL events to CSV (cel_custom needs
+/// res_cdrel_custom loaded before it in 22.10).
+const RECORD_MODULES: [&str; 3] = ["cdr_csv.so", "res_cdrel_custom.so", "cel_custom.so"];
 
 fn write_configs(net: &Net, spec: &NodeSpec, inside: &str, dirs: &Dirs, etc: &std::path::Path, ip: &str) {
     let name = spec.name();
     let files: Vec<(&str, String)> = vec![
         ("asterisk.conf", asterisk_conf(inside, dirs, &name)),
-        ("modules.conf", modules_conf(spec.load_module)),
+        ("modules.conf", modules_conf(spec)),
+        ("cdr.conf", format!("[general]\nenable = {}\n\n[csv]\nusegmtime = yes\nloguniqueid = yes\n", yes(spec.records))),
+        ("cel.conf", format!("[general]\nenable = {}\napps = all\nevents = ALL\n", yes(spec.records))),
+        ("cel_custom.conf", "[mappings]\nMaster.csv => ${eventtype},${CHANNEL(channame)},${URIENCODE(${CALLERID(num)})}\n".into()),
         ("logger.conf", logger_conf(spec.quiet_log)),
         ("pjsip.conf", pjsip_conf(net, spec, ip)),
         ("extensions.conf", extensions_conf(spec)),
         ("manager.conf", format!("[general]\nenabled = {}\nport = 5038\nbindaddr = {ip}\n\n[test]\nsecret = test\nread = all\nwrite = all\n", if spec.ami { "yes" } else { "no" })),
         ("rtp.conf", "[general]\nrtpstart = 10000\nrtpend = 40000\n".into()),
+        // No sound files in the sandbox: the transfer prompt is left out.
+        ("features.conf", "[general]\ntransferannouncesound =\n\n[featuremap]\natxfer => *2\n".into()),
         ("res_cluster.conf", spec.res_cluster_conf.clone().unwrap_or_else(|| res_cluster_conf(spec))),
     ];
     for (file, text) in files {
@@ -456,15 +499,49 @@ fn asterisk_conf(inside: &str, dirs: &Dirs, name: &str) -> String {
     )
 }
 
-fn modules_conf(load_module: bool) -> String {
+fn yes(on: bool) -> &'static str {
+    if on {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn modules_conf(spec: &NodeSpec) -> String {
     let mut s = String::from("[modules]\nautoload = no\n");
-    for m in MODULES {
+    let records: &[&str] = if spec.records { &RECORD_MODULES } else { &[] };
+    for m in MODULES.iter().chain(records).filter(|m| !spec.without_modules.contains(m)) {
         let _ = writeln!(s, "load = {m}");
     }
-    if load_module {
+    if spec.load_module {
         s.push_str("load = res_cluster.so\n");
     }
     s
+}
+
+/// Rows of a CSV file as cdr_csv and cel_custom write them (fields in
+/// double quotes or bare, separated by commas).
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+            let mut chars = line.chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' if quoted && chars.peek() == Some(&'"') => {
+                        field.push('"');
+                        chars.next();
+                    }
+                    '"' => quoted = !quoted,
+                    ',' if !quoted => fields.push(std::mem::take(&mut field)),
+                    c => field.push(c),
+                }
+            }
+            fields.push(field);
+            fields
+        })
+        .collect()
 }
 
 fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
@@ -475,8 +552,12 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
          [phone-aor](!)\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n\n",
         spec.name()
     );
-    for ext in PHONES.iter().chain(CALLERS.iter()) {
+    for ext in PHONES.iter() {
         let _ = write!(s, "[{ext}](endpoint-common)\naors = {ext}\n\n[{ext}](phone-aor)\n\n");
+    }
+    // Callers send DTMF in SIP INFO requests.
+    for ext in CALLERS.iter() {
+        let _ = write!(s, "[{ext}](endpoint-common)\naors = {ext}\ndtmf_mode = info\n\n[{ext}](phone-aor)\n\n");
     }
     // An ordinary phone whose own number happens to start with the prefix.
     s.push_str("[202](endpoint-common)\naors = 202\ncallerid = \"Look-alike\" <9999202>\n\n[202](phone-aor)\n\n");
@@ -487,12 +568,14 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
         let peer_ip = net.node(p);
         let _ = write!(
             s,
-            "[cluster-node{p}](endpoint-common)\ncontext = {peer_context}\naors = cluster-node{p}\n\n\
+            "[cluster-node{p}](endpoint-common)\ncontext = {peer_context}\naors = cluster-node{p}\n\
+             trust_id_inbound = yes\ntrust_id_outbound = yes\nsend_pai = yes\n\n\
              [cluster-node{p}]\ntype = aor\ncontact = sip:{peer_ip}:5060\nqualify_frequency = {q}\nqualify_timeout = 1.0\n\n\
              [cluster-node{p}]\ntype = identify\nendpoint = cluster-node{p}\nmatch = {peer_ip}\n\n",
             q = spec.qualify_s
         );
     }
+    s.push_str(&spec.pjsip);
     s
 }
 
@@ -510,11 +593,14 @@ const DIALPLAN_HEAD: &str = "[general]\nstatic = yes\nwriteprotect = no\n\n[phon
     exten => _X.,1,Set(CD_EXTEN=${EXTEN})\n same => n,Set(CD_RAW=${CALLERID(num)})\n";
 
 /// `RESULT` lines come from the h extension, which runs however the call
-/// ended; `cluster` is what that dialplan knows of CLUSTERSTATUS.
+/// ended; `cluster` is what that dialplan knows of CLUSTERSTATUS. Caller
+/// numbers and the name are URI-encoded: a blank or a byte that is not
+/// UTF-8 stays readable.
 fn result_line(cluster: &str, after: &str) -> String {
     format!(
         "exten => h,1,Log(NOTICE,RESULT chan=${{CHANNEL}} exten=${{CD_EXTEN}} cluster={cluster} dial=${{DIALSTATUS}} \
-         node=${{CLUSTERNODE}} raw=${{CD_RAW}} cid=${{CALLERID(num)}} after={after})\n"
+         node=${{CLUSTERNODE}} raw=${{URIENCODE(${{CD_RAW}})}} cid=${{URIENCODE(${{CALLERID(num)}})}} after={after} \
+         name=${{URIENCODE(${{CALLERID(name)}})}} pres=${{CALLERID(pres)}})\n"
     )
 }
 
@@ -542,6 +628,20 @@ exten => _fopt.,1,Set(CD_EXTEN=${{EXTEN:4}})
  same => n,ClusterDial(${{CD_EXTEN}},,f(888))
  same => n,Hangup()
 
+; Dial's option T: the caller may transfer
+exten => _move.,1,Set(CD_EXTEN=${{EXTEN:4}})
+ same => n,ClusterDial(${{CD_EXTEN}},,T)
+ same => n,Hangup()
+
+; Dial's option d: a key pressed while it rings leaves to that extension
+exten => _dopt.,1,Set(CD_EXTEN=${{EXTEN:4}})
+ same => n,ClusterDial(${{CD_EXTEN}},,d)
+ same => n,Hangup()
+exten => 5,1,Log(NOTICE,LEFT-WITH-5 chan=${{CHANNEL}} status=${{CLUSTERSTATUS}})
+ same => n,Answer()
+ same => n,Wait(1)
+ same => n,Hangup()
+
 ; a dialplan written for the recipe marks its calls with FROM_CLUSTER
 exten => _legacy.,1,Set(CD_EXTEN=${{EXTEN:6}})
  same => n,Set(__FROM_CLUSTER=1)
@@ -552,7 +652,7 @@ exten => _legacy.,1,Set(CD_EXTEN=${{EXTEN:6}})
         extra = spec.dialplan,
         after = spec.after_clusterdial
     );
-    format!("{DIALPLAN_HEAD}{body}{}", result_line("${CLUSTERSTATUS}", "${CD_AFTER}"))
+    format!("{DIALPLAN_HEAD}{body}{}", result_line("${CLUSTERSTATUS}", "${URIENCODE(${CD_AFTER})}"))
 }
 
 /// The classic recipe: dial locally; unless the call came from the other

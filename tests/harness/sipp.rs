@@ -102,6 +102,15 @@ impl Phone {
     pub fn caller_numbers(&self) -> Vec<String> {
         self.invites().iter().filter_map(|m| m.header("From").and_then(uri_user)).collect()
     }
+
+    /// The From display parts (as on the wire, quotes included) of the
+    /// INVITEs received.
+    pub fn caller_displays(&self) -> Vec<String> {
+        self.invites()
+            .iter()
+            .filter_map(|m| m.header("From").map(|f| f.split_once('<').map_or("", |(d, _)| d).trim().to_string()))
+            .collect()
+    }
 }
 
 impl Drop for Phone {
@@ -140,7 +149,7 @@ pub fn uri_user(value: &str) -> Option<String> {
 }
 
 fn read_trace(path: &Path) -> Vec<SipMessage> {
-    let text = fs::read_to_string(path).unwrap_or_default();
+    let text = fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
     let mut out = Vec::new();
     for block in text.split("----------------------------------------------- ").skip(1) {
         let mut lines = block.lines();
@@ -178,6 +187,14 @@ pub struct CallOptions {
     /// One extra header line, e.g. "X-Target: 101".
     pub extra_header: String,
     pub timeout_s: u32,
+    /// The From header's display part, as written on the wire (with its
+    /// quotes); None: `"Caller <number>"`.
+    pub display: Option<String>,
+    /// A DTMF key to press (SIP INFO) once the call rings.
+    pub dtmf: Option<char>,
+    /// Once answered, an attended transfer (*2) to this three-digit
+    /// extension, completed by hanging up after `hold_ms`.
+    pub transfer_to: Option<String>,
 }
 
 impl Default for CallOptions {
@@ -188,6 +205,9 @@ impl Default for CallOptions {
             hold_ms: 200,
             extra_header: "X-Res-Cluster-Test: plain".into(),
             timeout_s: 30,
+            display: None,
+            dtmf: None,
+            transfer_to: None,
         }
     }
 }
@@ -213,9 +233,24 @@ impl CallReport {
 pub fn call(net: &Net, node: &Node, exten: &str, opts: &CallOptions) -> CallReport {
     let ip = net.caller(opts.caller_slot);
     let trace = scratch(&format!("call-{exten}.msg"));
-    let status = sipp("caller.xml", &ip)
+    let display = opts.display.clone().unwrap_or_else(|| format!("\"Caller {}\"", opts.caller));
+    let scenario = match (opts.dtmf, &opts.transfer_to) {
+        (Some(_), _) => "caller_dtmf.xml",
+        (None, Some(_)) => "caller_xfer.xml",
+        (None, None) => "caller.xml",
+    };
+    let mut command = sipp(scenario, &ip);
+    if let Some(digit) = opts.dtmf {
+        command.args(["-key", "digit", &digit.to_string()]);
+    }
+    if let Some(target) = &opts.transfer_to {
+        for (i, digit) in target.chars().enumerate() {
+            command.args(["-key", &format!("target{}", i + 1), &digit.to_string()]);
+        }
+    }
+    let status = command
         .args(["-m", "1", "-s", exten])
-        .args(["-key", "caller", &opts.caller, "-key", "extra", &opts.extra_header])
+        .args(["-key", "caller", &opts.caller, "-key", "extra", &opts.extra_header, "-key", "display", &display])
         .args(["-d", &opts.hold_ms.to_string(), "-timeout", &opts.timeout_s.to_string()])
         .args(["-trace_msg", "-message_file"])
         .arg(&trace)
@@ -258,7 +293,7 @@ pub fn load_from(net: &Net, slot: u8, node: &Node, exten: &str, rate: u32, calls
     let stats = scratch("load.csv");
     let started = Instant::now();
     let _ = sipp("caller.xml", &ip)
-        .args(["-s", exten, "-key", "caller", "200"])
+        .args(["-s", exten, "-key", "caller", "200", "-key", "display", "\"Caller 200\""])
         .args(["-key", "extra", "X-Res-Cluster-Test: load"])
         .args(["-r", &rate.to_string(), "-m", &calls.to_string(), "-d", &hold_ms.to_string()])
         // -timeout bounds the whole run: the calls' own duration plus a minute.

@@ -20,6 +20,7 @@ fallback_on = chanunavail, congestion, busy
 strategy = parallel
 peer_timeout = 0.5
 holddown = 10
+peer_leg_marking = predial
 
 [beta]
 type = peer
@@ -43,6 +44,7 @@ fn reads_every_key() {
     assert_eq!(c.strategy, Strategy::Parallel);
     assert_eq!(c.peer_timeout.millis(), 500);
     assert_eq!(c.holddown.millis(), 10_000);
+    assert_eq!(c.peer_leg_marking, LegMarking::PreDial);
     assert_eq!(c.peers.len(), 2);
     assert_eq!(c.peers[0].name, "beta");
     assert_eq!(c.peers[0].endpoint, "cluster-beta-in");
@@ -65,6 +67,7 @@ fn an_empty_file_means_the_defaults() {
     assert_eq!(c.strategy, Strategy::Sequential);
     assert_eq!(c.peer_timeout.millis(), 1_000);
     assert_eq!(c.holddown.millis(), 30_000);
+    assert_eq!(c.peer_leg_marking, LegMarking::Auto);
     assert!(c.peers.is_empty());
 }
 
@@ -119,6 +122,8 @@ fn every_bad_file_gets_its_own_clear_error() {
          "res_cluster.conf line 2: [general] fallback_on: 'BUSY' is listed twice"),
         ("[general]\nstrategy = random\n".into(),
          "res_cluster.conf line 2: [general] strategy: 'random' is not a strategy; use sequential or parallel"),
+        ("[general]\npeer_leg_marking = header\n".into(),
+         "res_cluster.conf line 2: [general] peer_leg_marking: 'header' is not a way to mark peer legs; use auto or predial"),
         ("[general]\npeer_timeout = 0.05\n".into(),
          "res_cluster.conf line 2: [general] peer_timeout: '0.05' is too short; the least is 0.1 s"),
         ("[general]\nholddown = 0.5\n".into(),
@@ -126,7 +131,7 @@ fn every_bad_file_gets_its_own_clear_error() {
         ("[general]\nring_timeout = 20\nring_timeout = 30\n".into(),
          "res_cluster.conf line 3: [general] ring_timeout: set twice (first on line 2); keep one"),
         ("[general]\nring_timout = 20\n".into(),
-         "res_cluster.conf line 2: [general] ring_timout: unknown key; [general] takes node_name, local_dial, ring_timeout, dial_options, callerid_prefix, fallback_on, strategy, peer_timeout, holddown"),
+         "res_cluster.conf line 2: [general] ring_timout: unknown key; [general] takes node_name, local_dial, ring_timeout, dial_options, callerid_prefix, fallback_on, strategy, peer_timeout, holddown, peer_leg_marking"),
         ("[node2]\ndial = PJSIP/${EXTEN}@cluster-node2\n".into(),
          "res_cluster.conf line 2: [node2] type: missing; every section but [general] is a peer and needs type = peer"),
         ("[node2]\ntype = friend\ndial = PJSIP/${EXTEN}@n2\n".into(),

@@ -1,4 +1,5 @@
 use super::*;
+use crate::callerid::CallerId;
 use crate::peer_leg::LegMark;
 use crate::config::{build, parse_text, Defaults};
 
@@ -11,16 +12,24 @@ fn config(extra_general: &str, peers: &[&str]) -> Arc<ClusterConfig> {
     Arc::new(build(&parse_text("t", &text).unwrap(), &Defaults::default()).unwrap())
 }
 
+fn caller(number: &str) -> CallerId {
+    CallerId { name: Some(b"Caller 200".to_vec()), number: Some(number.as_bytes().to_vec()), presentation: 0x01, tag: None }
+}
+
 fn phone() -> Arrival {
-    Arrival { channel_name: "PJSIP/200-00000001".into(), caller_number: Some("200".into()), ..Default::default() }
+    Arrival { technology: "PJSIP".into(), channel_name: "PJSIP/200-00000001".into(), caller: caller("200"), ..Default::default() }
+}
+
+fn with_number(number: &str) -> Arrival {
+    Arrival { caller: caller(number), ..phone() }
 }
 
 fn from_peer(peer: &str, number: &str) -> Arrival {
-    Arrival { channel_name: format!("PJSIP/cluster-{peer}-00000002"), caller_number: Some(number.into()), ..Default::default() }
+    Arrival { channel_name: format!("PJSIP/cluster-{peer}-00000002"), ..with_number(number) }
 }
 
 /// Lets every peer through (or only those listed), and reports the hop
-/// header given, counting how often it is asked.
+/// header given, counting how often it is asked; new legs inherit headers.
 struct Gate(Option<Vec<&'static str>>, Option<&'static str>, u32);
 
 impl Lookups for Gate {
@@ -31,6 +40,28 @@ impl Lookups for Gate {
         self.2 += 1;
         self.1.map(str::to_string)
     }
+    fn header_inheritance(&mut self) -> bool {
+        true
+    }
+}
+
+/// An Asterisk without PJSIP_INHERITABLE_HEADER.
+struct OldAsterisk;
+
+impl Lookups for OldAsterisk {
+    fn try_peer(&mut self, _: &Peer) -> bool {
+        true
+    }
+    fn hop_header(&mut self) -> Option<String> {
+        None
+    }
+    fn header_inheritance(&mut self) -> bool {
+        false
+    }
+}
+
+fn text(data: &[u8]) -> String {
+    String::from_utf8_lossy(data).into_owned()
 }
 
 fn result(status: DialStatus) -> DialResult {
@@ -86,7 +117,7 @@ fn a_local_phone_answers_and_nothing_is_forwarded() {
     let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
     let mut gate = Gate(None, None, 0);
     let r = expect_dial(&mut plan, &mut gate);
-    assert_eq!(r, DialRequest { target: Target::Local, app_data: "PJSIP/101,20".into(), mark: None });
+    assert_eq!(r, DialRequest { target: Target::Local, app_data: b"PJSIP/101,20".to_vec(), mark: None });
     plan.record(DialResult { dial_rc: -1, ..result(DialStatus::Answer) });
     let o = expect_finish(&mut plan, &mut gate);
     assert_eq!((o.status, o.node.as_deref(), o.return_code), (DialStatus::Answer, Some("node1"), -1));
@@ -101,8 +132,8 @@ fn an_absent_phone_is_found_on_the_peer() {
     plan.record(result(DialStatus::ChanUnavail));
     let r = expect_dial(&mut plan, &mut gate);
     assert_eq!(r.target, Target::Peers(vec!["node2".into()]));
-    assert_eq!(r.app_data, "PJSIP/101@cluster-node2,20^1");
-    assert_eq!(r.mark, Some(LegMark { hop: "node1".into(), caller_number: Some("9999200".into()) }));
+    assert_eq!(text(&r.app_data), "PJSIP/101@cluster-node2,20^1,f( \\\"Caller 200\\\" <9999200>)u(allowed_passed_screen)");
+    assert_eq!(r.mark, Some(LegMark::Inherited { hop: "node1".into() }));
     plan.record(DialResult { responded: vec!["cluster-node2".into()], ..result(DialStatus::Answer) });
     let o = expect_finish(&mut plan, &mut gate);
     assert_eq!((o.status, o.node.as_deref()), (DialStatus::Answer, Some("node2")));
@@ -127,7 +158,7 @@ fn a_phone_nowhere_ends_chanunavail_after_one_forward() {
 fn a_call_from_a_peer_loses_the_prefix_and_is_never_sent_back() {
     let mut plan = CallPlan::new(config("", &["node2"]), "555", from_peer("node2", "9999200"));
     let mut gate = Gate(None, None, 0);
-    assert_eq!(plan.next(&mut gate), Action::SetCallerNumber("200".into()));
+    assert_eq!(plan.next(&mut gate), Action::SetCallerNumber(b"200".to_vec()));
     assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Local);
     plan.record(result(DialStatus::ChanUnavail));
     let o = expect_finish(&mut plan, &mut gate);
@@ -145,8 +176,8 @@ fn a_peer_call_without_the_prefix_keeps_its_number() {
 #[test]
 fn markers_stop_forwarding_without_touching_the_number() {
     for (arrival, header) in [
-        (Arrival { caller_number: Some("9999200".into()), ..phone() }, Some("node3")),
-        (Arrival { from_cluster: Some("1".into()), caller_number: Some("9999200".into()), ..phone() }, None),
+        (with_number("9999200"), Some("node3")),
+        (Arrival { from_cluster: Some("1".into()), ..with_number("9999200") }, None),
     ] {
         let mut plan = CallPlan::new(config("", &["node2"]), "101", arrival);
         let mut gate = Gate(None, header, 0);
@@ -160,8 +191,7 @@ fn markers_stop_forwarding_without_touching_the_number() {
 
 #[test]
 fn a_phone_dressed_as_a_cluster_call_is_forwarded_like_any_other() {
-    let arrival = Arrival { caller_number: Some("9999200".into()), ..phone() };
-    let mut plan = CallPlan::new(config("", &["node2"]), "101", arrival);
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", with_number("9999200"));
     let mut gate = Gate(None, None, 0);
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
@@ -203,17 +233,17 @@ fn bad_arguments_dial_nothing() {
 
 #[test]
 fn timeout_and_options_arguments_override_the_configuration() {
-    let c = config("ring_timeout = 30\ndial_options = rt", &["node2"]);
+    let c = config("ring_timeout = 30\ndial_options = rt\ncallerid_prefix =", &["node2"]);
     let mut plan = CallPlan::new(Arc::clone(&c), "101", phone());
     let mut gate = Gate(None, None, 0);
-    assert_eq!(expect_dial(&mut plan, &mut gate).app_data, "PJSIP/101,30,rt");
+    assert_eq!(text(&expect_dial(&mut plan, &mut gate).app_data), "PJSIP/101,30,rt");
     plan.record(result(DialStatus::ChanUnavail));
-    assert_eq!(expect_dial(&mut plan, &mut gate).app_data, "PJSIP/101@cluster-node2,30^1,rt");
+    assert_eq!(text(&expect_dial(&mut plan, &mut gate).app_data), "PJSIP/101@cluster-node2,30^1,rt");
 
     let mut plan = CallPlan::new(c, "101,7.5,tb(mine^s^1)", phone());
-    assert_eq!(expect_dial(&mut plan, &mut gate).app_data, "PJSIP/101,7.5,tb(mine^s^1)");
+    assert_eq!(text(&expect_dial(&mut plan, &mut gate).app_data), "PJSIP/101,7.5,tb(mine^s^1)");
     plan.record(result(DialStatus::ChanUnavail));
-    assert_eq!(expect_dial(&mut plan, &mut gate).app_data, "PJSIP/101@cluster-node2,7.5^1,tb(mine^s^1)");
+    assert_eq!(text(&expect_dial(&mut plan, &mut gate).app_data), "PJSIP/101@cluster-node2,7.5^1,tb(mine^s^1)");
 }
 
 #[test]
@@ -250,7 +280,7 @@ fn parallel_rings_every_live_peer_in_one_dial() {
     plan.record(result(DialStatus::ChanUnavail));
     let r = expect_dial(&mut plan, &mut gate);
     assert_eq!(r.target, Target::Peers(vec!["node2".into(), "node4".into()]));
-    assert_eq!(r.app_data, "PJSIP/101@cluster-node2&PJSIP/101@cluster-node4,20^1");
+    assert!(text(&r.app_data).starts_with("PJSIP/101@cluster-node2&PJSIP/101@cluster-node4,20^1,f("), "{}", text(&r.app_data));
     plan.record(DialResult {
         responded: vec!["cluster-node4".into()],
         answered_endpoint: Some("cluster-node4".into()),
@@ -293,8 +323,9 @@ fn an_empty_prefix_still_marks_the_hop() {
     let mut gate = Gate(None, None, 0);
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
-    let mark = expect_dial(&mut plan, &mut gate).mark.unwrap();
-    assert_eq!((mark.hop.as_str(), mark.caller_number), ("node1", None));
+    let r = expect_dial(&mut plan, &mut gate);
+    assert_eq!(r.mark, Some(LegMark::Inherited { hop: "node1".into() }));
+    assert_eq!(text(&r.app_data), "PJSIP/101@cluster-node2,20^1", "no prefix, no forced caller ID");
 }
 
 #[test]
@@ -304,4 +335,73 @@ fn asking_twice_without_a_result_dials_nothing_more() {
     expect_dial(&mut plan, &mut gate);
     let o = expect_finish(&mut plan, &mut gate);
     assert_eq!(o.status, DialStatus::Congestion);
+}
+
+#[test]
+fn a_caller_who_leaves_with_a_digit_is_not_forwarded() {
+    // Dial's option d: the digit is returned, the channel already moved there.
+    let mut plan = CallPlan::new(config("", &["node2"]), "101,,d", phone());
+    let mut gate = Gate(None, None, 0);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(DialResult { dial_rc: i32::from(b'5'), ..result(DialStatus::Cancel) });
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!((o.status, o.return_code, o.forwarded), (DialStatus::Cancel, 53, false));
+    assert!(o.summary.contains("pressed '5'"), "{}", o.summary);
+}
+
+#[test]
+fn a_failed_dial_with_the_caller_still_there_falls_back() {
+    // Dial returns -1 with CONGESTION when the channels cannot be made
+    // compatible; the caller is still up, so the peers are tried.
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
+    let mut gate = Gate(None, None, 0);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(DialResult { dial_rc: -1, ..result(DialStatus::Congestion) });
+    assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Peers(vec!["node2".into()]));
+    plan.record(DialResult { dial_rc: -1, responded: vec!["cluster-node2".into()], ..result(DialStatus::Answer) });
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!((o.status, o.return_code), (DialStatus::Answer, -1));
+
+    // With no peer to try, ClusterDial returns to the dialplan.
+    let mut plan = CallPlan::new(config("", &[]), "101", phone());
+    expect_dial(&mut plan, &mut gate);
+    plan.record(DialResult { dial_rc: -1, ..result(DialStatus::Congestion) });
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!((o.status, o.return_code), (DialStatus::Congestion, 0));
+}
+
+#[test]
+fn a_caller_who_hangs_up_while_peers_ring_ends_the_call() {
+    let mut plan = CallPlan::new(config("", &["node2", "node3"]), "101", phone());
+    let mut gate = Gate(None, None, 0);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    expect_dial(&mut plan, &mut gate);
+    plan.record(DialResult { caller_hung_up: true, dial_rc: -1, ..result(DialStatus::Cancel) });
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!((o.status, o.return_code, o.forwarded), (DialStatus::Cancel, -1, true));
+}
+
+#[test]
+fn without_inheritable_headers_the_pre_dial_handler_marks_the_legs() {
+    let mut plan = CallPlan::new(config("dial_options = r", &["node2"]), "101", phone());
+    expect_dial(&mut plan, &mut Gate(None, None, 0));
+    plan.record(result(DialStatus::ChanUnavail));
+    let Action::Dial(r) = plan.next(&mut OldAsterisk) else { panic!("a forward") };
+    assert_eq!(text(&r.app_data), "PJSIP/101@cluster-node2,20^1,rb(res_cluster-peer-leg^s^1)");
+    assert_eq!(r.mark, Some(LegMark::PreDial { hop: "node1".into(), prefix: Some("9999".into()) }));
+
+    let mut plan = CallPlan::new(config("peer_leg_marking = predial", &["node2"]), "101", phone());
+    let mut gate = Gate(None, None, 0);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    assert!(matches!(expect_dial(&mut plan, &mut gate).mark, Some(LegMark::PreDial { .. })), "the configuration asks for it");
+}
+
+#[test]
+fn a_trusted_peers_number_is_restored_byte_for_byte() {
+    let mut arrival = from_peer("node2", "");
+    arrival.caller.number = Some(b"9999\xe9\xff200".to_vec());
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", arrival);
+    assert_eq!(plan.next(&mut Gate(None, None, 0)), Action::SetCallerNumber(b"\xe9\xff200".to_vec()));
 }
