@@ -9,14 +9,14 @@ use std::time::Instant;
 use res_cluster_core::channel_name::pjsip_endpoint;
 use res_cluster_core::config::{ClusterConfig, Peer};
 use res_cluster_core::origin::Arrival;
-use res_cluster_core::peer_leg::{LegMark, HOP_HEADER};
+use res_cluster_core::peer_leg::{HeaderSupport, LegMark, HOP_HEADER};
 use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Lookups, Observation, Outcome, Target};
 use res_cluster_core::status::DialStatus;
 
 use crate::ast::channel::{Channel, ExecError};
 use crate::ast::{guard, log, pbx, RawChannel};
 use crate::{ast_log, ast_verb};
-use crate::runtime::{announce, now, Runtime, INHERITABLE_HEADER};
+use crate::runtime::{announce, now, Runtime, INHERITABLE_HEADER, LEG_HEADER};
 
 pub const APP: &str = "ClusterDial";
 /// The pre-dial handler's application, run on each new leg to a peer.
@@ -151,7 +151,10 @@ pub unsafe extern "C" fn mark_leg(chan: *mut RawChannel, _data: *const c_char) -
             return 0;
         };
         let (hop, prefix) = mark.split_once(' ').unwrap_or((&mark, ""));
-        if leg.technology() == "PJSIP" && !leg.write_function(&format!("PJSIP_HEADER(add,{HOP_HEADER})"), hop) {
+        // Without res_pjsip_header_funcs there is no header to add (the log
+        // said so once, when the marking changed).
+        let header = leg.technology() == "PJSIP" && pbx::function_exists(LEG_HEADER);
+        if header && !leg.write_function(&format!("{LEG_HEADER}(add,{HOP_HEADER})"), hop) {
             ast_log!(Warning, "{MARK_APP} on {}: could not add the {HOP_HEADER} header", leg.name());
         }
         if !prefix.is_empty() {
@@ -186,18 +189,17 @@ struct HealthGate<'a, 'c> {
 
 impl Lookups for HealthGate<'_, '_> {
     fn hop_header(&mut self) -> Option<String> {
-        // Only a PJSIP channel has SIP headers to read; asking another kind
-        // would make the function log an error.
-        if self.chan.technology() != "PJSIP" {
+        // Only a PJSIP channel has SIP headers to read, and only with
+        // res_pjsip_header_funcs loaded; asking otherwise makes Asterisk
+        // log an error.
+        if self.chan.technology() != "PJSIP" || !pbx::function_exists(LEG_HEADER) {
             return None;
         }
-        self.chan.read_function(&format!("PJSIP_HEADER(read,{HOP_HEADER})"))
+        self.chan.read_function(&format!("{LEG_HEADER}(read,{HOP_HEADER})"))
     }
 
-    fn header_inheritance(&mut self) -> bool {
-        let present = pbx::function_exists(INHERITABLE_HEADER);
-        self.runtime.note_header_inheritance(present, &self.config.peer_leg_marking);
-        present
+    fn header_support(&mut self) -> HeaderSupport {
+        self.runtime.header_support()
     }
 
     fn try_peer(&mut self, peer: &Peer) -> bool {

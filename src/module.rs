@@ -5,6 +5,7 @@
 //! reverse order of load.
 
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use res_cluster_core::config::{self, ClusterConfig, Defaults, FILE_NAME};
@@ -81,7 +82,18 @@ fn load_module() -> Result<(), String> {
     match result {
         Ok(registered) => {
             *lock(&REGISTERED) = Some(registered);
+            LAST_RELOAD_REFUSED.store(false, Ordering::SeqCst);
+            // The CLI's answer while no configuration is in force (between
+            // load and unload only in a race), for the test that proves it
+            // fails rather than printing the usage.
+            #[cfg(feature = "fault-injection")]
+            if std::env::var_os("RES_CLUSTER_CLI_WITHOUT_RUNTIME").is_some() {
+                Runtime::stop();
+            }
             ast_verb!(2, "{summary}");
+            if let Some(runtime) = Runtime::current() {
+                runtime.header_support();
+            }
             Ok(())
         }
         Err(e) => {
@@ -103,14 +115,23 @@ fn unload_module() {
     Runtime::stop();
 }
 
+/// The last reload refused the file. Asterisk's parser then remembers the
+/// file as read, and would call it unchanged next time: the next reload reads
+/// it again whatever its date, so that a file still broken is still refused.
+static LAST_RELOAD_REFUSED: AtomicBool = AtomicBool::new(false);
+
 fn reload_module() -> c_int {
     let Some(runtime) = Runtime::current() else {
         return -1;
     };
-    match read_config(true) {
+    let only_if_changed = !LAST_RELOAD_REFUSED.load(Ordering::SeqCst);
+    let result = read_config(only_if_changed);
+    LAST_RELOAD_REFUSED.store(result.is_err(), Ordering::SeqCst);
+    match result {
         Ok(Some(config)) => {
             ast_verb!(2, "{}", describe("reloaded", &config));
             runtime.replace_config(config);
+            runtime.header_support();
             0
         }
         Ok(None) => 0,

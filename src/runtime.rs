@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use once_cell::sync::Lazy;
-use res_cluster_core::config::{ClusterConfig, LegMarking};
+use res_cluster_core::config::ClusterConfig;
+use res_cluster_core::peer_leg::{self, HeaderSupport};
 use res_cluster_core::health::{HealthTable, Now, Qualify, StateChange};
 use res_cluster_core::stats::Counters;
 
-use crate::ast::manager;
+use crate::ast::{manager, pbx};
 use crate::ast_verb;
 
 pub struct Runtime {
@@ -75,21 +76,23 @@ impl Runtime {
         lock(&self.counters)
     }
 
-    /// Logs which way peer legs are marked, when that changes (at the first
-    /// forward, and when res_pjsip_header_funcs comes or goes).
-    pub fn note_header_inheritance(&self, present: bool, configured: &LegMarking) {
-        let way = marking_description(present, *configured);
+    /// What this Asterisk offers for SIP headers on new legs, asked now;
+    /// logs which way peer legs are marked whenever that changes (at load,
+    /// at reload, and when res_pjsip_header_funcs comes or goes).
+    pub fn header_support(&self) -> HeaderSupport {
+        let support = HeaderSupport::of(pbx::function_exists(INHERITABLE_HEADER), pbx::function_exists(LEG_HEADER));
+        let way = peer_leg::describe(self.config().peer_leg_marking, support);
         let mut last = lock(&self.marking);
         if *last != Some(way) {
             *last = Some(way);
             ast_verb!(2, "res_cluster: peer legs are marked by {way}");
         }
+        support
     }
 
     /// Which way peer legs are marked now, for `cluster show status`.
     pub fn marking(&self) -> &'static str {
-        let configured = self.config().peer_leg_marking;
-        lock(&self.marking).unwrap_or_else(|| marking_description(crate::ast::pbx::function_exists(INHERITABLE_HEADER), configured))
+        peer_leg::describe(self.config().peer_leg_marking, self.header_support())
     }
 
     /// Takes in a qualify result for a peer, announcing any change.
@@ -103,14 +106,8 @@ impl Runtime {
 
 /// The dialplan function that lets new PJSIP legs inherit a header.
 pub const INHERITABLE_HEADER: &str = "PJSIP_INHERITABLE_HEADER";
-
-fn marking_description(inheritable_header: bool, configured: LegMarking) -> &'static str {
-    match (configured, inheritable_header) {
-        (LegMarking::Auto, true) => "Dial options and an inherited header (PJSIP_INHERITABLE_HEADER)",
-        (LegMarking::Auto, false) => "a pre-dial handler (this Asterisk has no PJSIP_INHERITABLE_HEADER)",
-        (LegMarking::PreDial, _) => "a pre-dial handler (peer_leg_marking = predial)",
-    }
-}
+/// The dialplan function that puts a header on one PJSIP channel.
+pub const LEG_HEADER: &str = "PJSIP_HEADER";
 
 /// Qualify subscriber: a peer's contact changed status.
 pub fn on_contact_status(endpoint: &str, status: &str) {

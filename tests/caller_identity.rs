@@ -10,8 +10,14 @@ use std::time::Duration;
 use harness::*;
 
 fn nodes(net: &Net) -> Vec<Node> {
+    nodes_marking(net, "auto")
+}
+
+/// Two nodes recording CDR and CEL, their peer legs marked as given.
+fn nodes_marking(net: &Net, marking: &str) -> Vec<Node> {
     cluster(net, 2, |s| {
         s.records = true;
+        s.general = format!("peer_leg_marking = {marking}");
         s.dialplan = "\
 exten => _prv.,1,Set(CD_EXTEN=${EXTEN:3})
  same => n,Set(CALLERID(pres)=prohib)
@@ -102,8 +108,17 @@ fn check_records(node: &Node, ami: &mut Ami, disposition: &str) {
 
 #[test]
 fn an_answered_forwarded_call_leaves_the_callers_identity_alone() {
+    answered_call_leaves_the_callers_identity_alone("auto");
+}
+
+#[test]
+fn with_the_pre_dial_handler_too() {
+    answered_call_leaves_the_callers_identity_alone("predial");
+}
+
+fn answered_call_leaves_the_callers_identity_alone(marking: &str) {
     let net = Net::allocate();
-    let nodes = nodes(&net);
+    let nodes = nodes_marking(&net, marking);
     let phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
     let mut ami = Ami::connect(&nodes[0]);
 
@@ -123,6 +138,9 @@ fn an_answered_forwarded_call_leaves_the_callers_identity_alone() {
     assert_eq!(there[0].pres, here[0].pres, "and the presentation");
     assert_eq!(phone.caller_numbers(), vec!["200"]);
     assert_eq!(phone.caller_displays(), vec!["\"Caller 200\""]);
+    let way = if marking == "predial" { "a pre-dial handler (peer_leg_marking = predial)" } else { "Dial options and an inherited header" };
+    assert!(nodes[0].log().contains(&format!("peer legs are marked by {way}")), "{}", nodes[0].log());
+    assert!(nodes[0].cli("cluster show status").contains(&format!("Peer legs marked by: {way}")));
 }
 
 #[test]

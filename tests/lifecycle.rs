@@ -102,3 +102,45 @@ fn a_panic_in_clusterdial_fails_that_call_only() {
     let report = call(&net, &node, "101", &CallOptions::default());
     assert!(report.answered(), "the next call works: {report:?}");
 }
+
+#[test]
+fn a_cli_command_that_cannot_register_takes_the_others_with_it() {
+    // The fault-injection build adds a second `cluster show status` to the
+    // table: the first two commands register, the third fails.
+    let net = Net::allocate();
+    let mut node = node_without_module(&net, true, &[("RES_CLUSTER_CLI_CLASH", "1")]);
+    let out = node.cli("module load res_cluster.so");
+    assert!(!out.contains("Loaded res_cluster.so"), "{out}");
+    assert!(node.wait_log("could not register the CLI command 'cluster show status'", 5 * SECOND), "{}", node.log());
+    let help = node.cli("core show help cluster");
+    assert!(!help.contains("cluster show"), "no command of the declined module is left in the CLI: {help}");
+    let completions = node.cli("_command matchesarray \"cluster show \" \"\"");
+    assert!(!completions.contains("peers") && !completions.contains("status"), "{completions}");
+    assert!(node.running(), "Asterisk is still up:\n{}", node.console());
+}
+
+#[test]
+fn the_cli_says_so_when_no_configuration_is_in_force() {
+    let net = Net::allocate();
+    let node = node_without_module(&net, true, &[("RES_CLUSTER_CLI_WITHOUT_RUNTIME", "1")]);
+    node.cli("module load res_cluster.so");
+    let out = node.cli("cluster show status");
+    assert!(out.contains("res_cluster has no configuration in force"), "{out}");
+    assert!(!out.contains("Usage:"), "a failure, not the usage: {out}");
+    assert!(node.cli("cluster show peers").contains("no configuration in force"));
+}
+
+#[test]
+fn pjsip_modules_can_be_unloaded_while_res_cluster_is_loaded() {
+    let net = Net::allocate();
+    let node = node_without_module(&net, false, &[]);
+    assert!(node.cli("module load res_cluster.so").contains("Loaded res_cluster.so"));
+    for module in ["res_pjsip_header_funcs.so", "chan_pjsip.so"] {
+        let out = node.cli(&format!("module unload {module}"));
+        assert!(out.contains(&format!("Unloaded {module}")), "{module} is not held by res_cluster: {out}");
+    }
+    assert!(node.module_running(), "res_cluster goes on without them");
+    for module in ["chan_pjsip.so", "res_pjsip_header_funcs.so"] {
+        assert!(node.cli(&format!("module load {module}")).contains("Loaded"), "{module} loads again");
+    }
+}

@@ -52,3 +52,22 @@ fn a_reload_changes_new_calls_and_leaves_calls_in_progress_alone() {
     assert_eq!(there[2].raw, "7777200", "still the configuration that was in force");
     assert!(nodes[0].cli("cluster show status").contains("Peers:               1"));
 }
+
+#[test]
+fn a_broken_file_is_refused_at_every_reload_until_it_is_fixed() {
+    let net = Net::allocate();
+    let nodes = cluster(&net, 2, |_| {});
+    nodes[0].write_config("res_cluster.conf", "[general]\nstrategy = sometimes\n");
+    for attempt in 1..=3 {
+        let out = nodes[0].cli("module reload res_cluster.so");
+        assert!(out.contains("reported a reload failure"), "reload {attempt} of the same broken file: {out}");
+        let refusals = nodes[0].log().matches("'sometimes' is not a strategy").count();
+        assert_eq!(refusals, attempt, "each reload read the file again and refused it");
+    }
+    nodes[0].write_config("res_cluster.conf", &config_with_prefix(2, "7777"));
+    let out = nodes[0].cli("module reload res_cluster.so");
+    assert!(!out.contains("failure"), "{out}");
+    assert!(nodes[0].wait_log("res_cluster reloaded", 5 * SECOND));
+    let out = nodes[0].cli("module reload res_cluster.so");
+    assert!(!out.contains("failure"), "an unchanged good file is no failure: {out}");
+}

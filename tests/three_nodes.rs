@@ -27,9 +27,9 @@ fn sequential_finds_the_phone_on_the_third_node() {
 
 #[test]
 fn a_phone_nowhere_reaches_each_other_node_exactly_once() {
-    for strategy in ["sequential", "parallel"] {
+    for (strategy, marking) in [("sequential", "auto"), ("parallel", "auto"), ("sequential", "predial"), ("parallel", "predial")] {
         let net = Net::allocate();
-        let nodes = cluster(&net, 3, |s| s.general = format!("strategy = {strategy}"));
+        let nodes = cluster(&net, 3, |s| s.general = format!("strategy = {strategy}\npeer_leg_marking = {marking}"));
 
         let report = call(&net, &nodes[0], "103", &CallOptions::default());
 
@@ -104,11 +104,21 @@ fn parallel_does_not_wait_for_a_hung_peer() {
 
 #[test]
 fn the_hop_marker_stops_forwarding_at_a_node_that_does_not_know_the_sender() {
+    hop_marker_stops_forwarding("auto");
+}
+
+#[test]
+fn the_pre_dial_handlers_hop_marker_stops_forwarding_too() {
+    hop_marker_stops_forwarding("predial");
+}
+
+fn hop_marker_stops_forwarding(marking: &str) {
     // node1 -> node2 -> (node3, where the phone is). node2 has an endpoint for
     // node1 but does not list it as a peer: the hop header alone must stop
     // node2 from forwarding, and must not make node2 trust node1's prefix.
     let net = Net::allocate();
     let mut specs = [NodeSpec::new(1, &[2]), NodeSpec::new(2, &[3]), NodeSpec::new(3, &[])];
+    specs[0].general = format!("peer_leg_marking = {marking}");
     specs[1].endpoints_only = vec![1];
     specs[2].endpoints_only = vec![2];
     let nodes: Vec<Node> = specs.iter().map(|s| Node::start(&net, s)).collect();

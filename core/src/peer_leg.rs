@@ -21,6 +21,7 @@
 //!   costs about a millisecond per forwarded call.
 
 use super::callerid::{self, CallerId};
+use super::config::LegMarking;
 use super::dialopts::DialOptions;
 use super::dialsyntax;
 
@@ -29,6 +30,45 @@ pub const HOP_HEADER: &str = "X-Cluster-Hop";
 
 /// The dialplan context res_cluster registers for its pre-dial handler.
 pub const PREDIAL_CONTEXT: &str = "res_cluster-peer-leg";
+
+/// What this Asterisk offers for putting a SIP header on new legs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderSupport {
+    /// PJSIP_INHERITABLE_HEADER (and PJSIP_HEADER): 20.19, 22.9, 23.3 and later.
+    Inheritable,
+    /// PJSIP_HEADER only: older versions; the pre-dial handler adds it.
+    PerLeg,
+    /// Neither (res_pjsip_header_funcs is not loaded): no hop header.
+    None,
+}
+
+impl HeaderSupport {
+    pub fn of(inheritable: bool, per_leg: bool) -> HeaderSupport {
+        match (inheritable, per_leg) {
+            (true, _) => HeaderSupport::Inheritable,
+            (false, true) => HeaderSupport::PerLeg,
+            (false, false) => HeaderSupport::None,
+        }
+    }
+}
+
+/// Whether legs are marked through Dial's options and an inherited header
+/// (else by the pre-dial handler).
+pub fn inherits(configured: LegMarking, support: HeaderSupport) -> bool {
+    configured == LegMarking::Auto && support == HeaderSupport::Inheritable
+}
+
+/// How peer legs are marked, for the log and `cluster show status`.
+pub fn describe(configured: LegMarking, support: HeaderSupport) -> &'static str {
+    match (configured, support) {
+        (LegMarking::Auto, HeaderSupport::Inheritable) => "Dial options and an inherited header (PJSIP_INHERITABLE_HEADER)",
+        (LegMarking::Auto, HeaderSupport::PerLeg) => "a pre-dial handler (this Asterisk has no PJSIP_INHERITABLE_HEADER)",
+        (LegMarking::PreDial, HeaderSupport::Inheritable | HeaderSupport::PerLeg) => "a pre-dial handler (peer_leg_marking = predial)",
+        (_, HeaderSupport::None) => {
+            "a pre-dial handler, without the hop header (res_pjsip_header_funcs is not loaded: loops are stopped by peer endpoints only)"
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LegMark {
@@ -187,6 +227,16 @@ mod tests {
         let legs = plan("node1", "9999", &caller("A", "200"), &opts("f(777)u(prohib)"), true);
         let (_, number, pres) = dial_reads(&legs);
         assert_eq!((number.as_deref(), pres.as_deref()), (Some(&b"9999777"[..]), Some(&b"prohib"[..])), "the administrator's u() stays");
+    }
+
+    #[test]
+    fn the_marking_follows_what_asterisk_offers_and_the_configuration() {
+        assert!(inherits(LegMarking::Auto, HeaderSupport::of(true, true)));
+        assert!(!inherits(LegMarking::Auto, HeaderSupport::of(false, true)));
+        assert!(!inherits(LegMarking::PreDial, HeaderSupport::of(true, true)));
+        assert!(!inherits(LegMarking::Auto, HeaderSupport::of(false, false)));
+        assert!(describe(LegMarking::Auto, HeaderSupport::None).contains("without the hop header"));
+        assert!(describe(LegMarking::PreDial, HeaderSupport::Inheritable).contains("peer_leg_marking = predial"));
     }
 
     #[test]

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use super::args::{self, ArgError, CallArgs};
 use super::callerid;
-use super::config::{ClusterConfig, LegMarking, Peer, Strategy};
+use super::config::{ClusterConfig, Peer, Strategy};
 use super::origin::{Arrival, Origin};
-use super::peer_leg::{self, LegMark};
+use super::peer_leg::{self, HeaderSupport, LegMark};
 use super::status::DialStatus;
 
 /// What the plan asks of the call's surroundings, and only when it must.
@@ -23,9 +23,9 @@ pub trait Lookups {
     /// first forward: reading a SIP header costs a round trip to the
     /// channel's SIP thread, which calls that stay on this node never pay.
     fn hop_header(&mut self) -> Option<String>;
-    /// Whether new legs can inherit a SIP header from the calling channel
-    /// (Asterisk has PJSIP_INHERITABLE_HEADER). Asked before each forward.
-    fn header_inheritance(&mut self) -> bool;
+    /// What Asterisk offers now for SIP headers on new legs. Asked before
+    /// each forward (res_pjsip_header_funcs may come and go).
+    fn header_support(&mut self) -> HeaderSupport;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,7 +203,7 @@ impl CallPlan {
                         }
                     }
                     self.forwarded = true;
-                    let request = self.peer_request(&dialled, lookups.header_inheritance());
+                    let request = self.peer_request(&dialled, lookups.header_support());
                     self.state = State::AwaitPeers { dialled, rest };
                     return Action::Dial(request);
                 }
@@ -363,14 +363,14 @@ impl CallPlan {
         DialRequest { target: Target::Local, app_data: dial_data(&dial, &timeout.to_string(), &options), mark: None }
     }
 
-    fn peer_request(&self, dialled: &[usize], inherit_header: bool) -> DialRequest {
+    fn peer_request(&self, dialled: &[usize], support: HeaderSupport) -> DialRequest {
         let args = self.args.as_ref().expect("a plan with invalid arguments never dials");
         let c = &self.config;
         let timeout = args.timeout.unwrap_or(c.ring_timeout);
         let options = args.options.as_ref().unwrap_or(&c.dial_options);
         let peers: Vec<&Peer> = dialled.iter().map(|&i| &c.peers[i]).collect();
         let dial: Vec<String> = peers.iter().map(|p| p.dial.render(&args.exten)).collect();
-        let inherit = inherit_header && c.peer_leg_marking == LegMarking::Auto;
+        let inherit = peer_leg::inherits(c.peer_leg_marking, support);
         let legs = peer_leg::plan(&c.node_name, &c.callerid_prefix, &self.arrival.caller, options, inherit);
         DialRequest {
             target: Target::Peers(peers.iter().map(|p| p.name.clone()).collect()),

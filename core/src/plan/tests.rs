@@ -1,6 +1,6 @@
 use super::*;
 use crate::callerid::CallerId;
-use crate::peer_leg::LegMark;
+use crate::peer_leg::{HeaderSupport, LegMark};
 use crate::config::{build, parse_text, Defaults};
 
 
@@ -40,8 +40,8 @@ impl Lookups for Gate {
         self.2 += 1;
         self.1.map(str::to_string)
     }
-    fn header_inheritance(&mut self) -> bool {
-        true
+    fn header_support(&mut self) -> HeaderSupport {
+        HeaderSupport::Inheritable
     }
 }
 
@@ -55,8 +55,8 @@ impl Lookups for OldAsterisk {
     fn hop_header(&mut self) -> Option<String> {
         None
     }
-    fn header_inheritance(&mut self) -> bool {
-        false
+    fn header_support(&mut self) -> HeaderSupport {
+        HeaderSupport::PerLeg
     }
 }
 
