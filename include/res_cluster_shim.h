@@ -41,19 +41,29 @@ void res_cluster_channel_unlock(struct ast_channel *chan);
  * Returns the length copied, or -1 when the table is empty. */
 int res_cluster_dialed_causes(struct ast_channel *chan, char *buf, size_t len);
 
-/* Qualify results: a message each time a PJSIP contact's status changes,
- * delivered to `callback` on Asterisk's shared stasis pool. NULL when the
- * subscription failed. */
+/* Endpoint states: a message each time an endpoint's state changes
+ * (ONLINE, OFFLINE), delivered to `callback` on Asterisk's shared stasis
+ * pool. NULL when the subscription failed. */
 struct stasis_subscription;
 struct stasis_message;
-struct stasis_subscription *res_cluster_contact_status_subscribe(
+struct stasis_subscription *res_cluster_endpoint_state_subscribe(
 	void (*callback)(void *data, struct stasis_subscription *sub, struct stasis_message *message), void *data);
 /* Ends the subscription and waits until no callback is running. */
-void res_cluster_contact_status_unsubscribe(struct stasis_subscription *sub);
-/* Copies the endpoint name and status label ("Reachable", "Unreachable",
- * "Unknown", ...) of a contact-status message; 0 for any other message. */
-int res_cluster_contact_status_read(struct stasis_message *message, char *endpoint, size_t endpoint_len,
-	char *status, size_t status_len);
+void res_cluster_endpoint_state_unsubscribe(struct stasis_subscription *sub);
+/* Copies the technology, resource and state (enum ast_endpoint_state) of an
+ * endpoint-state message; 0 for any other message. */
+int res_cluster_endpoint_state_read(struct stasis_message *message, char *tech, size_t tech_len,
+	char *resource, size_t resource_len, int *state);
+/* The endpoint's current state (enum ast_endpoint_state), -1 when Asterisk
+ * has no such endpoint. */
+int res_cluster_endpoint_state(const char *tech, const char *resource);
+
+/* Sends a SIP OPTIONS to a PJSIP endpoint through res_pjsip; `done` is
+ * called once, on a PJSIP thread, with the endpoint's name and whether any
+ * response came within timeout_ms. -1 (and no call of `done`) when it could
+ * not be sent (res_pjsip not loaded, out of memory). */
+typedef void (*res_cluster_probe_done)(const char *endpoint, int answered);
+int res_cluster_pjsip_probe(const char *endpoint, int timeout_ms, res_cluster_probe_done done);
 
 /* ao2_ref(obj, delta) */
 int res_cluster_ao2_ref(void *obj, int delta);

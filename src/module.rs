@@ -15,7 +15,7 @@ use res_cluster_core::peer_leg::PREDIAL_CONTEXT;
 use crate::ast::cli::Commands;
 use crate::ast::config::{host_name, load, system_name, config_dir, Loaded};
 use crate::ast::pbx::Context;
-use crate::ast::qualify::{self, Subscription};
+use crate::ast::endpoints::{self, Subscription};
 use crate::ast::{app, channel, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
 use crate::runtime::{self, lock, Runtime};
 use crate::{ast_log, ast_verb, clusterdial, commands};
@@ -24,6 +24,7 @@ use crate::{ast_log, ast_verb, clusterdial, commands};
 struct Registered {
     commands: Commands,
     peer_states: Subscription,
+    prober: runtime::Prober,
     predial: Context,
 }
 
@@ -76,8 +77,9 @@ fn load_module() -> Result<(), String> {
         // The pre-dial handler: Dial's b() runs it as a Gosub on each new leg.
         let predial = Context::register(PREDIAL_CONTEXT, "s", &[(clusterdial::MARK_APP, ""), ("Return", "")], REGISTRAR)?;
         let commands = Commands::register(commands::entries())?;
-        let peer_states = qualify::subscribe(runtime::on_contact_status)?;
-        Ok(Registered { commands, peer_states, predial })
+        let peer_states = endpoints::subscribe(runtime::on_endpoint_state)?;
+        let prober = runtime::Prober::start()?;
+        Ok(Registered { commands, peer_states, prober, predial })
     })();
     match result {
         Ok(registered) => {
@@ -93,6 +95,7 @@ fn load_module() -> Result<(), String> {
             ast_verb!(2, "{summary}");
             if let Some(runtime) = Runtime::current() {
                 runtime.header_support();
+                runtime.seed_endpoint_states();
             }
             Ok(())
         }
@@ -105,7 +108,8 @@ fn load_module() -> Result<(), String> {
 
 fn unload_module() {
     let registered = lock(&REGISTERED).take();
-    if let Some(Registered { commands, peer_states, predial }) = registered {
+    if let Some(Registered { commands, peer_states, prober, predial }) = registered {
+        drop(prober);
         drop(peer_states);
         drop(commands);
         drop(predial);
@@ -132,6 +136,7 @@ fn reload_module() -> c_int {
             ast_verb!(2, "{}", describe("reloaded", &config));
             runtime.replace_config(config);
             runtime.header_support();
+            runtime.seed_endpoint_states();
             0
         }
         Ok(None) => 0,

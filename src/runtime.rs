@@ -2,16 +2,18 @@
 //! peer health and the counters. Calls take a reference when they start, so a
 //! reload changes new calls only.
 
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::collections::HashSet;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use once_cell::sync::Lazy;
 use res_cluster_core::config::ClusterConfig;
 use res_cluster_core::peer_leg::{self, HeaderSupport};
-use res_cluster_core::health::{HealthTable, Now, Qualify, StateChange};
+use res_cluster_core::health::{HealthTable, Now, Reachability, StateChange};
 use res_cluster_core::stats::Counters;
 
-use crate::ast::{manager, pbx};
+use crate::ast::{endpoints, guard, manager, pbx};
 use crate::ast_verb;
 
 pub struct Runtime {
@@ -20,6 +22,8 @@ pub struct Runtime {
     counters: Mutex<Counters>,
     /// How peer legs were last marked, to log each change once.
     marking: Mutex<Option<&'static str>>,
+    /// PJSIP endpoints with a probe on its way.
+    probing: Mutex<HashSet<String>>,
 }
 
 static CURRENT: Lazy<RwLock<Option<Arc<Runtime>>>> = Lazy::new(|| RwLock::new(None));
@@ -46,6 +50,7 @@ impl Runtime {
             health: Mutex::new(health),
             counters: Mutex::new(Counters::default()),
             marking: Mutex::new(None),
+            probing: Mutex::new(HashSet::new()),
         });
         *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(runtime);
     }
@@ -95,12 +100,98 @@ impl Runtime {
         peer_leg::describe(self.config().peer_leg_marking, self.header_support())
     }
 
-    /// Takes in a qualify result for a peer, announcing any change.
-    pub fn note_qualify(&self, peer: &str, qualify: Qualify) {
-        let change = self.health().note_qualify(peer, qualify, now());
+    /// Applies a health change and announces it, if there is one.
+    fn apply(&self, change: impl FnOnce(&mut HealthTable) -> Option<StateChange>) {
+        let change = change(&mut self.health());
         if let Some(c) = change {
             announce(&c);
         }
+    }
+
+    /// Reads each peer's endpoint state as it is now: Asterisk publishes
+    /// changes only, so at load and reload the present one is asked for.
+    pub fn seed_endpoint_states(&self) {
+        let config = self.config();
+        for peer in &config.peers {
+            let (tech, resource) = peer.watched_endpoint();
+            if let Some(state) = endpoints::state(tech, resource) {
+                self.apply(|h| h.seed_endpoint(&peer.name, Reachability::from_endpoint_state(state), now()));
+            }
+        }
+    }
+}
+
+/// Endpoint-state subscriber: an endpoint changed state.
+pub fn on_endpoint_state(tech: &str, resource: &str, state: i32) {
+    let Some(runtime) = Runtime::current() else { return };
+    let config = runtime.config();
+    for peer in config.peers.iter().filter(|p| p.watched_endpoint() == (tech, resource)) {
+        runtime.apply(|h| h.note_endpoint(&peer.name, Reachability::from_endpoint_state(state), now()));
+    }
+}
+
+/// Probes the peers that went silent, about once a second, until dropped.
+pub struct Prober {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+impl Prober {
+    pub fn start() -> Result<Prober, String> {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("res_cluster probe".into())
+            .spawn(move || loop {
+                let (stopping, wake) = &*flag;
+                let stopped = wake.wait_timeout_while(lock(stopping), PROBE_EVERY, |stop| !*stop).map(|(g, _)| *g).unwrap_or(true);
+                if stopped {
+                    return;
+                }
+                guard::entry("res_cluster probe", (), probe_round);
+            })
+            .map_err(|e| format!("could not start the probe thread: {e}"))?;
+        Ok(Prober { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for Prober {
+    fn drop(&mut self) {
+        *lock(&self.stop.0) = true;
+        self.stop.1.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One round: an OPTIONS to each PJSIP peer down by silence, unless one is
+/// still on its way.
+fn probe_round() {
+    let Some(runtime) = Runtime::current() else { return };
+    let config = runtime.config();
+    let candidates = runtime.health().probe_candidates();
+    let timeout_ms = config.peer_timeout.millis().min(PROBE_EVERY.as_millis() as u64) as u32;
+    for peer in config.peers.iter().filter(|p| candidates.contains(&p.name)) {
+        let (tech, endpoint) = peer.watched_endpoint();
+        if tech != "PJSIP" || !lock(&runtime.probing).insert(endpoint.to_string()) {
+            continue;
+        }
+        if !endpoints::probe(endpoint, timeout_ms, on_probe) {
+            lock(&runtime.probing).remove(endpoint);
+        }
+    }
+}
+
+/// A probe's result, on a PJSIP thread.
+fn on_probe(endpoint: &str, answered: bool) {
+    let Some(runtime) = Runtime::current() else { return };
+    lock(&runtime.probing).remove(endpoint);
+    let config = runtime.config();
+    for peer in config.peers.iter().filter(|p| p.watched_endpoint() == ("PJSIP", endpoint)) {
+        runtime.apply(|h| h.note_probe(&peer.name, answered, now()));
     }
 }
 
@@ -108,15 +199,6 @@ impl Runtime {
 pub const INHERITABLE_HEADER: &str = "PJSIP_INHERITABLE_HEADER";
 /// The dialplan function that puts a header on one PJSIP channel.
 pub const LEG_HEADER: &str = "PJSIP_HEADER";
-
-/// Qualify subscriber: a peer's contact changed status.
-pub fn on_contact_status(endpoint: &str, status: &str) {
-    let Some(runtime) = Runtime::current() else { return };
-    let config = runtime.config();
-    for peer in config.peers.iter().filter(|p| p.qualify_endpoint() == endpoint) {
-        runtime.note_qualify(&peer.name, Qualify::from_contact_status(status));
-    }
-}
 
 /// Tells the administrator (log and AMI) that a peer changed state.
 pub fn announce(change: &StateChange) {

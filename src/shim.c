@@ -29,6 +29,10 @@
 #include <asterisk/json.h>
 #include <asterisk/utils.h>
 #include <asterisk/datastore.h>
+#include <asterisk/sorcery.h>
+#include <asterisk/taskprocessor.h>
+
+#include <dlfcn.h>
 
 #include "res_cluster_shim.h"
 
@@ -77,38 +81,181 @@ int res_cluster_dialed_causes(struct ast_channel *chan, char *buf, size_t len)
 	return copied;
 }
 
-struct stasis_subscription *res_cluster_contact_status_subscribe(
+struct stasis_subscription *res_cluster_endpoint_state_subscribe(
 	void (*callback)(void *data, struct stasis_subscription *sub, struct stasis_message *message), void *data)
 {
 	struct stasis_subscription *sub = stasis_subscribe_pool(ast_endpoint_topic_all(), callback, data);
 
 	if (sub) {
-		stasis_subscription_accept_message_type(sub, ast_endpoint_contact_state_type());
+		/* Published by an endpoint's channel driver when its state changes
+		 * (PJSIP: when the first of its AORs becomes available or the last
+		 * one unavailable). */
+		stasis_subscription_accept_message_type(sub, ast_endpoint_state_type());
 		stasis_subscription_set_filter(sub, STASIS_SUBSCRIPTION_FILTER_SELECTIVE);
 	}
 	return sub;
 }
 
-void res_cluster_contact_status_unsubscribe(struct stasis_subscription *sub)
+void res_cluster_endpoint_state_unsubscribe(struct stasis_subscription *sub)
 {
 	stasis_unsubscribe_and_join(sub);
 }
 
-int res_cluster_contact_status_read(struct stasis_message *message, char *endpoint, size_t endpoint_len,
-	char *status, size_t status_len)
+int res_cluster_endpoint_state_read(struct stasis_message *message, char *tech, size_t tech_len,
+	char *resource, size_t resource_len, int *state)
 {
 	struct ast_endpoint_blob *blob;
 
-	if (stasis_message_type(message) != ast_endpoint_contact_state_type()) {
+	if (stasis_message_type(message) != ast_endpoint_state_type()) {
 		return 0;
 	}
 	blob = stasis_message_data(message);
-	if (!blob || !blob->blob) {
+	if (!blob || !blob->snapshot) {
 		return 0;
 	}
-	ast_copy_string(endpoint, S_OR(ast_json_string_get(ast_json_object_get(blob->blob, "endpoint_name")), ""), endpoint_len);
-	ast_copy_string(status, S_OR(ast_json_string_get(ast_json_object_get(blob->blob, "contact_status")), ""), status_len);
+	ast_copy_string(tech, blob->snapshot->tech, tech_len);
+	ast_copy_string(resource, blob->snapshot->resource, resource_len);
+	*state = blob->snapshot->state;
 	return 1;
+}
+
+int res_cluster_endpoint_state(const char *tech, const char *resource)
+{
+	struct ast_endpoint_snapshot *snapshot = ast_endpoint_latest_snapshot(tech, resource);
+	int state;
+
+	if (!snapshot) {
+		return -1;
+	}
+	state = snapshot->state;
+	ao2_ref(snapshot, -1);
+	return state;
+}
+
+/*
+ * Probes: a SIP OPTIONS to a peer's endpoint, through res_pjsip's API.
+ *
+ * res_pjsip is not linked (a node without PJSIP must load res_cluster); its
+ * functions are looked up when a probe is sent. res_cluster names it in
+ * .optional_modules, so when it is present it was loaded first and cannot
+ * be unloaded while res_cluster is loaded.
+ *
+ * The response callback receives a pjsip_event. pjproject's headers are
+ * not part of asterisk-dev; the members read here are declared as
+ * pjsip/sip_event.h declares them (unchanged since pjproject 1.x): the list
+ * links, the event type, and in the tsx_state body the source union, the
+ * transaction, the previous state and the type of the event that ended the
+ * transaction.
+ */
+struct pjsip_event;
+struct pjsip_tx_data;
+struct pjsip_dialog;
+struct ast_sip_endpoint;
+struct ast_sip_contact;
+
+struct res_cluster_pjsip_event {
+	void *prev;
+	void *next;
+	int type;
+	union {
+		struct {
+			union {
+				void *data;
+				int status;
+			} src;
+			void *tsx;
+			int prev_state;
+			int type;
+		} tsx_state;
+	} body;
+};
+
+/* pjsip_event_id_e */
+#define RES_CLUSTER_PJSIP_EVENT_RX_MSG 3
+#define RES_CLUSTER_PJSIP_EVENT_TSX_STATE 5
+
+typedef struct ast_sorcery *(*get_sorcery_fn)(void);
+typedef int (*create_request_fn)(const char *method, struct pjsip_dialog *dlg, struct ast_sip_endpoint *endpoint,
+	const char *uri, struct ast_sip_contact *contact, struct pjsip_tx_data **tdata);
+typedef int (*send_ood_fn)(struct pjsip_tx_data *tdata, struct ast_sip_endpoint *endpoint, int timeout, void *token,
+	void (*callback)(void *token, struct pjsip_event *e));
+typedef int (*push_task_fn)(struct ast_taskprocessor *serializer, int (*task)(void *), void *data,
+	const char *file, int line, const char *function);
+
+struct probe {
+	res_cluster_probe_done done;
+	int timeout_ms;
+	create_request_fn create_request;
+	send_ood_fn send;
+	get_sorcery_fn sorcery;
+	char endpoint[];
+};
+
+static void probe_finish(struct probe *probe, int answered)
+{
+	probe->done(probe->endpoint, answered);
+	ast_free(probe);
+	/* Taken when the probe was pushed: the module stays loaded until every
+	 * callback into it has run. */
+	ast_module_unref(AST_MODULE_SELF);
+}
+
+static void probe_response(void *token, struct pjsip_event *e)
+{
+	const struct res_cluster_pjsip_event *event = (const void *) e;
+
+	probe_finish(token, event->type == RES_CLUSTER_PJSIP_EVENT_TSX_STATE
+		&& event->body.tsx_state.type == RES_CLUSTER_PJSIP_EVENT_RX_MSG);
+}
+
+/* Runs on a res_pjsip servant thread, where pjproject may be called. */
+static int probe_send(void *data)
+{
+	struct probe *probe = data;
+	struct ast_sip_endpoint *endpoint = ast_sorcery_retrieve_by_id(probe->sorcery(), "endpoint", probe->endpoint);
+	struct pjsip_tx_data *tdata;
+
+	if (!endpoint || probe->create_request("OPTIONS", NULL, endpoint, NULL, NULL, &tdata)) {
+		ao2_cleanup(endpoint);
+		probe_finish(probe, 0);
+		return 0;
+	}
+	/* On failure the request is freed and the callback does not run. */
+	if (probe->send(tdata, endpoint, probe->timeout_ms, probe, probe_response)) {
+		probe_finish(probe, 0);
+	}
+	ao2_ref(endpoint, -1);
+	return 0;
+}
+
+int res_cluster_pjsip_probe(const char *endpoint, int timeout_ms, res_cluster_probe_done done)
+{
+	struct probe *probe;
+	push_task_fn push = (push_task_fn) dlsym(RTLD_DEFAULT, "__ast_sip_push_task");
+	get_sorcery_fn sorcery = (get_sorcery_fn) dlsym(RTLD_DEFAULT, "ast_sip_get_sorcery");
+	create_request_fn create_request = (create_request_fn) dlsym(RTLD_DEFAULT, "ast_sip_create_request");
+	send_ood_fn send = (send_ood_fn) dlsym(RTLD_DEFAULT, "ast_sip_send_out_of_dialog_request");
+
+	if (!push || !sorcery || !create_request || !send || !ast_module_check("res_pjsip.so")) {
+		return -1;
+	}
+	probe = ast_calloc(1, sizeof(*probe) + strlen(endpoint) + 1);
+	if (!probe) {
+		return -1;
+	}
+	strcpy(probe->endpoint, endpoint); /* Safe: allocated for it. */
+	probe->done = done;
+	probe->timeout_ms = timeout_ms;
+	probe->create_request = create_request;
+	probe->send = send;
+	probe->sorcery = sorcery;
+	ast_module_ref(AST_MODULE_SELF);
+	if (push(NULL, probe_send, probe, __FILE__, __LINE__, __PRETTY_FUNCTION__)) {
+		ast_free(probe);
+		ast_module_unref(AST_MODULE_SELF);
+		return -1;
+	}
+	return 0;
 }
 
 int res_cluster_ao2_ref(void *obj, int delta)
@@ -268,7 +415,9 @@ int res_cluster_manager_event(const char *event, const char *body)
 
 /* The loader checks the key and the build-option sum before calling load;
  * both come from the headers this file was compiled against. app_dial (the
- * Dial that ClusterDial drives) is required. Nothing else is: the PJSIP
+ * Dial that ClusterDial drives) is required. res_pjsip is optional: its
+ * API probes a peer gone silent, and when present it must be loaded first
+ * and stay loaded while res_cluster is. Nothing else is named: the PJSIP
  * header functions are looked up by name when a call needs them, so naming
  * chan_pjsip or res_pjsip_header_funcs here would only stop them from being
  * unloaded or refreshed while res_cluster is loaded. */
@@ -279,4 +428,5 @@ AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "Cluster dialling acro
 	.reload = res_cluster_reload,
 	.load_pri = AST_MODPRI_DEFAULT,
 	.requires = "app_dial",
+	.optional_modules = "res_pjsip",
 );

@@ -1,5 +1,6 @@
-//! Peer health: known from qualify, learnt from calls, shown in the CLI and
-//! announced on AMI; a peer comes back without a reload.
+//! Peer health: read from the peer's endpoint state, learnt from calls,
+//! checked by probes, shown in the CLI and announced on AMI; a peer comes
+//! back without a reload, as soon as it answers.
 
 mod harness;
 
@@ -22,14 +23,14 @@ fn a_peer_qualify_finds_unreachable_is_skipped_without_an_invite_and_comes_back(
     let _phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
     let mut ami = Ami::connect(&nodes[0]);
     // Qualify first sees node2 once it is up.
-    let out = wait_cli(&nodes[0], "cluster show peers", "qualify: reachable", 10 * SECOND);
+    let out = wait_cli(&nodes[0], "cluster show peers", "endpoint reachable", 10 * SECOND);
     assert!(peer_row(&nodes[0], "node2").contains("UP"), "{out}");
 
     nodes[1].signal(libc::SIGSTOP);
-    let out = wait_cli(&nodes[0], "cluster show peers", "qualify: unreachable", 10 * SECOND);
+    let out = wait_cli(&nodes[0], "cluster show peers", "endpoint unreachable", 10 * SECOND);
     assert!(peer_row(&nodes[0], "node2").contains("DOWN"), "{out}");
     let event = ami.wait_peer_status("node2", "DOWN", 5 * SECOND).expect("ClusterPeerStatus DOWN on AMI");
-    assert!(event.iter().any(|(k, v)| k == "Cause" && v == "qualify: unreachable"), "{event:?}");
+    assert!(event.iter().any(|(k, v)| k == "Cause" && v == "endpoint unreachable"), "{event:?}");
 
     let report = call(&net, &nodes[0], "102", &CallOptions::default());
     assert!(!report.answered());
@@ -39,7 +40,7 @@ fn a_peer_qualify_finds_unreachable_is_skipped_without_an_invite_and_comes_back(
     assert!(!log.contains("dialling peer node2"), "no INVITE went to the down peer");
 
     nodes[1].signal(libc::SIGCONT);
-    let out = wait_cli(&nodes[0], "cluster show peers", "qualify: reachable", 10 * SECOND);
+    let out = wait_cli(&nodes[0], "cluster show peers", "endpoint reachable", 10 * SECOND);
     assert!(peer_row(&nodes[0], "node2").contains("UP"), "{out}");
     assert!(ami.wait_peer_status("node2", "UP", 5 * SECOND).is_some(), "ClusterPeerStatus UP on AMI");
     let report = call(&net, &nodes[0], "102", &CallOptions::default());
@@ -47,12 +48,14 @@ fn a_peer_qualify_finds_unreachable_is_skipped_without_an_invite_and_comes_back(
 }
 
 #[test]
-fn a_silent_peer_is_learnt_from_one_call_and_retried_after_holddown() {
+fn a_silent_peer_is_learnt_from_one_call_probed_and_retried_after_holddown() {
     let net = Net::allocate();
     let nodes = cluster(&net, 2, |s| s.general = "holddown = 2".into());
     let _phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
     let mut ami = Ami::connect(&nodes[0]);
-    assert!(peer_row(&nodes[0], "node2").contains("UNKNOWN"));
+    // Unqualified, the endpoint counts as reachable while it has a contact.
+    let row = peer_row(&nodes[0], "node2");
+    assert!(row.contains("UP") && row.contains("endpoint reachable"), "{row}");
 
     nodes[1].signal(libc::SIGSTOP);
     let first = call(&net, &nodes[0], "102", &CallOptions::default());
@@ -63,16 +66,73 @@ fn a_silent_peer_is_learnt_from_one_call_and_retried_after_holddown() {
     assert!(b < 300.0, "the second skipped the peer: {b} ms");
     let event = ami.wait_peer_status("node2", "DOWN", 5 * SECOND).expect("DOWN on AMI");
     assert!(event.iter().any(|(k, v)| k == "Cause" && v.starts_with("no response to a call in 1.0 s")), "{event:?}");
-    assert!(event.iter().any(|(k, v)| k == "Previous" && v == "UNKNOWN"));
+    assert!(event.iter().any(|(k, v)| k == "Previous" && v == "UP"));
     let row = peer_row(&nodes[0], "node2");
     assert!(row.contains("DOWN") && row.contains("no response to a call"), "{row}");
 
-    nodes[1].signal(libc::SIGCONT);
+    // Still hung past holddown: the probes go unanswered, so one call tries
+    // the peer again (and waits peer_timeout), the next is skipped again.
     std::thread::sleep(Duration::from_millis(2_100));
+    let trial = call(&net, &nodes[0], "102", &CallOptions::default());
+    let after = call(&net, &nodes[0], "102", &CallOptions::default());
+    assert!((950.0..1_400.0).contains(&trial.setup_ms.unwrap()), "{trial:?}");
+    assert!(after.setup_ms.unwrap() < 300.0, "{after:?}");
+
+    // Resumed: the next probe is answered, and the peer is used again.
+    nodes[1].signal(libc::SIGCONT);
+    let event = ami.wait_peer_status("node2", "UP", 5 * SECOND).expect("UP on AMI");
+    assert!(event.iter().any(|(k, v)| k == "Cause" && v == "answered a probe"), "{event:?}");
     let third = call(&net, &nodes[0], "102", &CallOptions::default());
-    assert!(third.answered(), "after holddown one call tries the peer again: {third:?}");
-    assert!(ami.wait_peer_status("node2", "UP", 5 * SECOND).is_some());
-    assert!(peer_row(&nodes[0], "node2").contains("answered a call"));
+    assert!(third.answered(), "{third:?}");
+}
+
+#[test]
+fn a_peer_with_a_dead_contact_beside_a_live_one_stays_up() {
+    // node1 reaches node2 at two contacts; nothing answers at the second.
+    let net = Net::allocate();
+    let dead = net.host(99);
+    let nodes = cluster(&net, 2, |s| {
+        s.qualify_s = 1;
+        if s.index == 1 {
+            s.peer_aor = format!("contact = sip:{dead}:5060\n");
+        }
+    });
+    let _phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+
+    let contacts = poll(15 * SECOND, Duration::from_millis(200), || nodes[0].cli("pjsip show contacts"), |c| {
+        c.contains(&format!("{dead}:5060")) && c.lines().filter(|l| l.contains("Avail") && !l.contains("Unavail")).count() >= 1 && c.contains("Unavail")
+    });
+    assert!(contacts.contains("Unavail"), "qualify found the dead contact: {contacts}");
+    let row = poll(5 * SECOND, Duration::from_millis(100), || peer_row(&nodes[0], "node2"), |r| r.contains("UP"));
+    assert!(row.contains("UP") && row.contains("endpoint reachable"), "one reachable contact keeps the peer up: {row}\n{contacts}");
+    // It stays so while qualify goes on finding the dead contact dead.
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert!(peer_row(&nodes[0], "node2").contains("UP"), "{}", nodes[0].cli("cluster show peers"));
+    assert!(call(&net, &nodes[0], "102", &CallOptions::default()).answered());
+}
+
+#[test]
+fn health_is_read_at_load_not_only_learnt_from_changes() {
+    let net = Net::allocate();
+    let nodes = cluster(&net, 2, |s| {
+        s.qualify_s = 1;
+        s.load_module = s.index != 1;
+    });
+    // Qualify reaches node2 before res_cluster is loaded on node1.
+    let contacts = poll(15 * SECOND, Duration::from_millis(200), || nodes[0].cli("pjsip show contacts"), |c| c.contains("Avail") && !c.contains("Unavail") && !c.contains("Unknown"));
+    assert!(contacts.contains("Avail"), "{contacts}");
+    assert!(nodes[0].cli("module load res_cluster.so").contains("Loaded"));
+    let row = peer_row(&nodes[0], "node2");
+    assert!(row.contains("UP") && row.contains("endpoint reachable"), "known at once, without waiting for a change: {row}");
+
+    // And at reload, for a peer the reload adds.
+    nodes[0].write_config("res_cluster.conf", "[general]\n");
+    assert!(!nodes[0].cli("module reload res_cluster.so").contains("failure"));
+    assert!(peer_row(&nodes[0], "node2").is_empty(), "{}", nodes[0].cli("cluster show peers"));
+    nodes[0].write_config("res_cluster.conf", "[general]\n[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n");
+    assert!(!nodes[0].cli("module reload res_cluster.so").contains("failure"));
+    let row = peer_row(&nodes[0], "node2");
+    assert!(row.contains("UP") && row.contains("endpoint reachable"), "{row}");
 }
 
 #[test]

@@ -104,10 +104,10 @@ impl Peer {
         self.outbound_endpoint.as_deref().unwrap_or(&self.endpoint) == endpoint
     }
 
-    /// The PJSIP endpoint whose qualify results speak for this peer: the
-    /// one calls to it leave on.
-    pub fn qualify_endpoint(&self) -> &str {
-        self.outbound_endpoint.as_deref().unwrap_or(&self.endpoint)
+    /// The endpoint whose state (and qualify) speaks for this peer, as
+    /// (technology, name): the one calls to it leave on.
+    pub fn watched_endpoint(&self) -> (&str, &str) {
+        ("PJSIP", self.outbound_endpoint.as_deref().unwrap_or(&self.endpoint))
     }
 }
 

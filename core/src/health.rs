@@ -1,10 +1,13 @@
 //! Peer health: what res_cluster believes about each peer, and why.
 //!
-//! Two sources feed it. Qualify (the state of the peer's PJSIP device) is
-//! authoritative when it says unreachable, and brings a peer back the moment
-//! it turns reachable again. Calls teach the rest: a peer that answers
-//! anything is up; a peer that stays silent for `peer_timeout` is down at once
-//! and skipped until `holddown` has passed (then one call tries it again).
+//! Three sources feed it. The peer's endpoint state, as Asterisk keeps it
+//! (a PJSIP endpoint is reachable while any contact of its AORs is, by
+//! qualify or, unqualified, by having one): unreachable puts the peer down
+//! until it turns reachable again. Calls: a peer that answers anything is up;
+//! a peer that stays silent for `peer_timeout` is down at once. Probes: a
+//! peer down by silence is asked (a SIP OPTIONS) about once a second, and is
+//! up again at its first answer; only while the probes go unanswered is it
+//! skipped, and after `holddown` one call tries it again.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -32,22 +35,21 @@ impl fmt::Display for PeerState {
     }
 }
 
-/// A qualify result for the peer's PJSIP contact.
+/// The state of the peer's endpoint, as Asterisk publishes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Qualify {
+pub enum Reachability {
     Reachable,
     Unreachable,
-    /// Not qualified (qualify off, contact just created or removed).
     Unknown,
 }
 
-impl Qualify {
-    /// From the status label Asterisk publishes for a contact.
-    pub fn from_contact_status(label: &str) -> Qualify {
-        match label {
-            "Reachable" => Qualify::Reachable,
-            "Unreachable" => Qualify::Unreachable,
-            _ => Qualify::Unknown,
+impl Reachability {
+    /// From `enum ast_endpoint_state` (endpoints.h): UNKNOWN 0, OFFLINE 1, ONLINE 2.
+    pub fn from_endpoint_state(state: i32) -> Reachability {
+        match state {
+            2 => Reachability::Reachable,
+            1 => Reachability::Unreachable,
+            _ => Reachability::Unknown,
         }
     }
 }
@@ -66,7 +68,9 @@ pub struct PeerHealth {
     pub reason: String,
     /// Wall-clock time of the last SIP response seen from the peer on a call.
     pub last_response_wall_s: Option<u64>,
-    last_qualify: Qualify,
+    /// The endpoint state as last published (a seeded view is not kept
+    /// here: only a change Asterisk published holds a peer down).
+    endpoint: Reachability,
     /// While down: no call tries the peer before this (monotonic ms).
     retry_at_ms: u64,
 }
@@ -76,11 +80,18 @@ impl PeerHealth {
         PeerHealth {
             state: PeerState::Unknown,
             since_wall_s: now.wall_s,
-            reason: "no call or qualify result yet".into(),
+            reason: "no call or endpoint state yet".into(),
             last_response_wall_s: None,
-            last_qualify: Qualify::Unknown,
+            endpoint: Reachability::Unknown,
             retry_at_ms: 0,
         }
+    }
+
+    /// Down for a reason a probe can end: silence on a call, or an
+    /// unreachable endpoint seen at load (which may only mean that qualify
+    /// has not run yet).
+    fn probe_wanted(&self) -> bool {
+        self.state == PeerState::Down && self.endpoint != Reachability::Unreachable
     }
 }
 
@@ -116,8 +127,12 @@ impl HealthTable {
         self.peers.iter()
     }
 
+    fn entry(&mut self, peer: &str, now: Now) -> &mut PeerHealth {
+        self.peers.entry(peer.to_string()).or_insert_with(|| PeerHealth::new(now))
+    }
+
     fn set(&mut self, peer: &str, to: PeerState, reason: String, now: Now) -> Option<StateChange> {
-        let h = self.peers.entry(peer.to_string()).or_insert_with(|| PeerHealth::new(now));
+        let h = self.entry(peer, now);
         let from = h.state;
         if from == to {
             h.reason = reason;
@@ -129,16 +144,30 @@ impl HealthTable {
         Some(StateChange { peer: peer.to_string(), from, to, reason })
     }
 
-    /// Takes in a qualify result (Asterisk publishes one when a contact's
-    /// status changes). Unreachable puts the peer down and keeps it out of
+    /// Takes in the peer's endpoint state as Asterisk published it, on a
+    /// change. Unreachable puts the peer down and keeps it out of probes and
     /// holddown trials; reachable brings it up, whatever put it down.
-    pub fn note_qualify(&mut self, peer: &str, q: Qualify, now: Now) -> Option<StateChange> {
-        let h = self.peers.entry(peer.to_string()).or_insert_with(|| PeerHealth::new(now));
-        let before = std::mem::replace(&mut h.last_qualify, q);
-        match q {
-            Qualify::Unreachable => self.set(peer, PeerState::Down, "qualify: unreachable".into(), now),
-            Qualify::Reachable if before != Qualify::Reachable || h.state != PeerState::Up => {
-                self.set(peer, PeerState::Up, "qualify: reachable".into(), now)
+    pub fn note_endpoint(&mut self, peer: &str, r: Reachability, now: Now) -> Option<StateChange> {
+        let h = self.entry(peer, now);
+        let before = std::mem::replace(&mut h.endpoint, r);
+        match r {
+            Reachability::Unreachable => self.set(peer, PeerState::Down, "endpoint unreachable".into(), now),
+            Reachability::Reachable if before != Reachability::Reachable || self.entry(peer, now).state != PeerState::Up => {
+                self.set(peer, PeerState::Up, "endpoint reachable".into(), now)
+            }
+            _ => None,
+        }
+    }
+
+    /// Takes in the endpoint state read when the module loads or reloads
+    /// (Asterisk publishes changes only). Reachable: up. Unreachable: down,
+    /// but probed: at start-up a qualified endpoint is unreachable until its
+    /// first qualify, which is no reason to keep a live peer out.
+    pub fn seed_endpoint(&mut self, peer: &str, r: Reachability, now: Now) -> Option<StateChange> {
+        match r {
+            Reachability::Reachable => self.note_endpoint(peer, r, now),
+            Reachability::Unreachable if self.entry(peer, now).state == PeerState::Unknown => {
+                self.set(peer, PeerState::Down, "endpoint unreachable at load".into(), now)
             }
             _ => None,
         }
@@ -146,29 +175,42 @@ impl HealthTable {
 
     /// The peer answered an INVITE with something.
     pub fn note_response(&mut self, peer: &str, now: Now) -> Option<StateChange> {
-        if let Some(h) = self.peers.get_mut(peer) {
-            h.last_response_wall_s = Some(now.wall_s);
-        }
+        self.entry(peer, now).last_response_wall_s = Some(now.wall_s);
         self.set(peer, PeerState::Up, "answered a call".into(), now)
     }
 
-    /// The peer said nothing for `waited_ms`: down now, skipped for `holddown_ms`.
+    /// The peer said nothing for `waited_ms`: down now, skipped for
+    /// `holddown_ms` unless a probe finds it sooner.
     pub fn note_no_response(&mut self, peer: &str, waited_ms: u64, holddown_ms: u64, now: Now) -> Option<StateChange> {
-        if let Some(h) = self.peers.get_mut(peer) {
-            h.retry_at_ms = now.mono_ms + holddown_ms;
-        }
+        self.entry(peer, now).retry_at_ms = now.mono_ms + holddown_ms;
         let secs = waited_ms as f64 / 1000.0;
         self.set(peer, PeerState::Down, format!("no response to a call in {secs:.1} s"), now)
+    }
+
+    /// Peers to probe now: down by silence (or seeded down), not held down
+    /// by an unreachable endpoint.
+    pub fn probe_candidates(&self) -> Vec<String> {
+        self.peers.iter().filter(|(_, h)| h.probe_wanted()).map(|(n, _)| n.clone()).collect()
+    }
+
+    /// A probe of the peer was answered (any SIP response): up again.
+    /// An unanswered probe changes nothing.
+    pub fn note_probe(&mut self, peer: &str, answered: bool, now: Now) -> Option<StateChange> {
+        let wanted = self.peers.get(peer).is_some_and(PeerHealth::probe_wanted);
+        if !answered || !wanted {
+            return None;
+        }
+        self.set(peer, PeerState::Up, "answered a probe".into(), now)
     }
 
     /// Whether a call may try the peer now. A down peer whose holddown has run
     /// out is tried by this one call; the next waits another holddown unless
     /// the peer answers.
     pub fn try_peer(&mut self, peer: &str, holddown_ms: u64, now: Now) -> bool {
-        let h = self.peers.entry(peer.to_string()).or_insert_with(|| PeerHealth::new(now));
+        let h = self.entry(peer, now);
         match h.state {
             PeerState::Up | PeerState::Unknown => true,
-            PeerState::Down if h.last_qualify == Qualify::Unreachable => false,
+            PeerState::Down if h.endpoint == Reachability::Unreachable => false,
             PeerState::Down if now.mono_ms >= h.retry_at_ms => {
                 h.retry_at_ms = now.mono_ms + holddown_ms;
                 true
@@ -197,6 +239,7 @@ mod tests {
         let mut t = table();
         assert_eq!(t.get("node2").unwrap().state, PeerState::Unknown);
         assert!(t.try_peer("node2", 30_000, at(0)));
+        assert!(t.probe_candidates().is_empty());
     }
 
     #[test]
@@ -217,37 +260,66 @@ mod tests {
     }
 
     #[test]
-    fn qualify_unreachable_holds_a_peer_down_past_holddown() {
+    fn a_peer_down_by_silence_is_probed_and_up_at_its_first_answer() {
         let mut t = table();
-        assert!(t.note_qualify("node2", Qualify::Unreachable, at(0)).is_some());
-        assert!(!t.try_peer("node2", 1_000, at(60_000)));
-        assert_eq!(t.get("node2").unwrap().reason, "qualify: unreachable");
+        t.note_no_response("node2", 1_000, 30_000, at(1_000));
+        assert_eq!(t.probe_candidates(), vec!["node2".to_string()]);
+        assert_eq!(t.note_probe("node2", false, at(2_000)), None, "an unanswered probe changes nothing");
+        assert!(!t.try_peer("node2", 30_000, at(2_500)), "skipped while probes go unanswered");
+        let c = t.note_probe("node2", true, at(3_000)).unwrap();
+        assert_eq!((c.from, c.to, c.reason.as_str()), (PeerState::Down, PeerState::Up, "answered a probe"));
+        assert!(t.try_peer("node2", 30_000, at(3_001)), "used again at once");
+        assert!(t.probe_candidates().is_empty());
+        assert_eq!(t.note_probe("node2", true, at(4_000)), None, "a late answer to an up peer is no news");
     }
 
     #[test]
-    fn a_reachable_result_ends_a_holddown_at_once() {
+    fn an_unreachable_endpoint_holds_a_peer_down_past_holddown_and_probes() {
+        let mut t = table();
+        assert!(t.note_endpoint("node2", Reachability::Unreachable, at(0)).is_some());
+        assert!(!t.try_peer("node2", 1_000, at(60_000)));
+        assert_eq!(t.get("node2").unwrap().reason, "endpoint unreachable");
+        assert!(t.probe_candidates().is_empty(), "qualify decides");
+        assert_eq!(t.note_probe("node2", true, at(1_000)), None);
+    }
+
+    #[test]
+    fn a_reachable_endpoint_ends_a_holddown_at_once() {
         let mut t = table();
         t.note_no_response("node2", 1_000, 30_000, at(1_000));
         assert!(!t.try_peer("node2", 30_000, at(2_000)));
-        let c = t.note_qualify("node2", Qualify::Reachable, at(4_000)).unwrap();
-        assert_eq!((c.from, c.to, c.reason.as_str()), (PeerState::Down, PeerState::Up, "qualify: reachable"));
+        let c = t.note_endpoint("node2", Reachability::Reachable, at(4_000)).unwrap();
+        assert_eq!((c.from, c.to, c.reason.as_str()), (PeerState::Down, PeerState::Up, "endpoint reachable"));
         assert!(t.try_peer("node2", 30_000, at(4_000)));
-        assert_eq!(t.note_qualify("node2", Qualify::Reachable, at(5_000)), None, "no news, no event");
+        assert_eq!(t.note_endpoint("node2", Reachability::Reachable, at(5_000)), None, "no news, no event");
     }
 
     #[test]
-    fn unknown_results_change_nothing() {
+    fn seeding_at_load_trusts_reachable_and_probes_unreachable() {
         let mut t = table();
-        assert_eq!(t.note_qualify("node2", Qualify::Unknown, at(0)), None);
+        let c = t.seed_endpoint("node2", Reachability::Reachable, at(0)).unwrap();
+        assert_eq!((c.to, c.reason.as_str()), (PeerState::Up, "endpoint reachable"));
+        let c = t.seed_endpoint("node3", Reachability::Unreachable, at(0)).unwrap();
+        assert_eq!((c.to, c.reason.as_str()), (PeerState::Down, "endpoint unreachable at load"));
+        assert_eq!(t.probe_candidates(), vec!["node3".to_string()], "not held: qualify may not have run yet");
+        assert!(t.note_probe("node3", true, at(500)).is_some());
+        assert_eq!(t.seed_endpoint("node2", Reachability::Unreachable, at(600)), None, "a seed never overrides what is known");
+        assert_eq!(t.seed_endpoint("node2", Reachability::Unknown, at(700)), None);
+    }
+
+    #[test]
+    fn unknown_states_change_nothing() {
+        let mut t = table();
+        assert_eq!(t.note_endpoint("node2", Reachability::Unknown, at(0)), None);
         assert_eq!(t.get("node2").unwrap().state, PeerState::Unknown);
     }
 
     #[test]
-    fn reads_asterisks_contact_status_labels() {
-        assert_eq!(Qualify::from_contact_status("Reachable"), Qualify::Reachable);
-        assert_eq!(Qualify::from_contact_status("Unreachable"), Qualify::Unreachable);
-        for other in ["Unknown", "Created", "Removed", ""] {
-            assert_eq!(Qualify::from_contact_status(other), Qualify::Unknown);
+    fn reads_asterisks_endpoint_states() {
+        assert_eq!(Reachability::from_endpoint_state(2), Reachability::Reachable);
+        assert_eq!(Reachability::from_endpoint_state(1), Reachability::Unreachable);
+        for other in [0, 3, -1] {
+            assert_eq!(Reachability::from_endpoint_state(other), Reachability::Unknown);
         }
     }
 

@@ -13,7 +13,7 @@ pub mod guard;
 pub mod log;
 pub mod pbx;
 pub mod manager;
-pub mod qualify;
+pub mod endpoints;
 mod sys;
 mod text;
 

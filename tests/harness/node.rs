@@ -30,6 +30,10 @@ pub struct NodeSpec {
     pub res_cluster_conf: Option<String>,
     /// qualify_frequency on the peers' AORs (0: off).
     pub qualify_s: u32,
+    /// qualify_timeout on the peers' AORs, in seconds.
+    pub qualify_timeout_s: f32,
+    /// Extra lines for every peer's AOR (a second contact, say).
+    pub peer_aor: String,
     /// Load res_cluster.so at start-up.
     pub load_module: bool,
     pub fault_injection: bool,
@@ -69,6 +73,8 @@ impl NodeSpec {
             general: String::new(),
             res_cluster_conf: None,
             qualify_s: 0,
+            qualify_timeout_s: 1.0,
+            peer_aor: String::new(),
             load_module: true,
             fault_injection: false,
             env: Vec::new(),
@@ -291,6 +297,31 @@ impl Node {
         let fds = fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
         let threads = fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.count()).unwrap_or(0);
         (fds, threads)
+    }
+
+    /// Open descriptors and threads once they have stopped changing (the
+    /// same in three readings 50 ms apart, within five seconds).
+    pub fn fds_and_threads_quiet(&self) -> (usize, usize) {
+        let mut last = Vec::new();
+        poll(
+            5 * super::SECOND,
+            Duration::from_millis(50),
+            || {
+                last.push(self.fds_and_threads());
+                last.clone()
+            },
+            |seen| seen.len() >= 3 && seen[seen.len() - 3..].windows(2).all(|w| w[0] == w[1]),
+        )
+        .last()
+        .copied()
+        .unwrap_or_default()
+    }
+
+    /// Open descriptors and threads once they are back to at most `limit`
+    /// (or the last count, after `timeout`): a remote console that has just
+    /// run a command may still hold its socket and thread for a moment.
+    pub fn fds_and_threads_settled(&self, limit: (usize, usize), timeout: Duration) -> (usize, usize) {
+        poll(timeout, Duration::from_millis(50), || self.fds_and_threads(), |&(f, t)| f <= limit.0 && t <= limit.1)
     }
 
     /// Active channels, as `core show channels count` counts them.
@@ -570,9 +601,11 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
             s,
             "[cluster-node{p}](endpoint-common)\ncontext = {peer_context}\naors = cluster-node{p}\n\
              trust_id_inbound = yes\ntrust_id_outbound = yes\nsend_pai = yes\n\n\
-             [cluster-node{p}]\ntype = aor\ncontact = sip:{peer_ip}:5060\nqualify_frequency = {q}\nqualify_timeout = 1.0\n\n\
+             [cluster-node{p}]\ntype = aor\ncontact = sip:{peer_ip}:5060\nqualify_frequency = {q}\nqualify_timeout = {qt}\n{aor}\n\
              [cluster-node{p}]\ntype = identify\nendpoint = cluster-node{p}\nmatch = {peer_ip}\n\n",
-            q = spec.qualify_s
+            q = spec.qualify_s,
+            qt = spec.qualify_timeout_s,
+            aor = spec.peer_aor,
         );
     }
     s.push_str(&spec.pjsip);

@@ -49,7 +49,7 @@ fn reads_every_key() {
     assert_eq!(c.peers[0].name, "beta");
     assert_eq!(c.peers[0].endpoint, "cluster-beta-in");
     assert_eq!(c.peers[0].outbound_endpoint.as_deref(), Some("cluster-beta"));
-    assert_eq!(c.peers[0].qualify_endpoint(), "cluster-beta");
+    assert_eq!(c.peers[0].watched_endpoint(), ("PJSIP", "cluster-beta"));
     assert!(c.peers[0].owns_leg("cluster-beta"));
     assert_eq!(c.peers[1].endpoint, "gamma");
     assert_eq!(c.peer_by_endpoint("cluster-beta-in").unwrap().name, "beta");

@@ -1,0 +1,100 @@
+//! Endpoints as Asterisk's channel drivers publish them: their state as it
+//! changes, their state now, and (PJSIP) a probe that asks one whether it
+//! answers at all.
+
+use std::os::raw::{c_char, c_int, c_void};
+
+use super::guard;
+use super::sys;
+use super::text::{borrowed, cstring};
+
+/// What a subscriber is told: the endpoint's technology, resource (its
+/// name) and new state (`enum ast_endpoint_state`).
+pub type OnChange = fn(tech: &str, resource: &str, state: i32);
+
+/// A live subscription; dropping it unsubscribes and waits for any callback
+/// still running, so nothing calls into an unloaded module.
+pub struct Subscription {
+    raw: *mut sys::stasis_subscription,
+}
+
+// SAFETY: the handle is only used to unsubscribe, once, which Asterisk
+// allows from any thread.
+unsafe impl Send for Subscription {}
+
+unsafe extern "C" fn on_message(data: *mut c_void, _sub: *mut sys::stasis_subscription, message: *mut sys::stasis_message) {
+    guard::entry("endpoint state subscription", (), || {
+        let mut tech = [0 as c_char; 64];
+        let mut resource = [0 as c_char; 256];
+        let mut state: c_int = 0;
+        // SAFETY: `message` is the live message stasis is delivering; the
+        // shim copies into our buffers within the lengths given.
+        let read = unsafe {
+            sys::res_cluster_endpoint_state_read(message, tech.as_mut_ptr(), tech.len(), resource.as_mut_ptr(), resource.len(), &mut state)
+        };
+        if read == 0 {
+            return;
+        }
+        // SAFETY: both buffers were NUL-terminated by the shim.
+        let (tech, resource) = unsafe { (borrowed(tech.as_ptr()), borrowed(resource.as_ptr())) };
+        // SAFETY: `data` is the OnChange `subscribe` passed in, a plain fn.
+        let on_change: OnChange = unsafe { std::mem::transmute::<*mut c_void, OnChange>(data) };
+        on_change(&tech.unwrap_or_default(), &resource.unwrap_or_default(), state);
+    })
+}
+
+pub fn subscribe(on_change: OnChange) -> Result<Subscription, String> {
+    // SAFETY: the callback is a 'static function and its data a fn pointer,
+    // both outliving the subscription.
+    let raw = unsafe { sys::res_cluster_endpoint_state_subscribe(Some(on_message), on_change as *mut c_void) };
+    if raw.is_null() {
+        Err("could not subscribe to endpoint states".into())
+    } else {
+        Ok(Subscription { raw })
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        // SAFETY: a subscription we made and have not ended; the call blocks
+        // until the last callback has returned.
+        unsafe { sys::res_cluster_endpoint_state_unsubscribe(self.raw) }
+    }
+}
+
+/// The endpoint's state now (`enum ast_endpoint_state`), None when Asterisk
+/// has no such endpoint.
+pub fn state(tech: &str, resource: &str) -> Option<i32> {
+    let (tech, resource) = (cstring(tech), cstring(resource));
+    // SAFETY: valid strings; the shim reads the latest snapshot and gives
+    // its reference back.
+    let state = unsafe { sys::res_cluster_endpoint_state(tech.as_ptr(), resource.as_ptr()) };
+    (state >= 0).then_some(state)
+}
+
+/// Told how a probe went: the endpoint's name, and whether it answered.
+pub type ProbeDone = fn(endpoint: &str, answered: bool);
+
+static PROBE_DONE: std::sync::OnceLock<ProbeDone> = std::sync::OnceLock::new();
+
+unsafe extern "C" fn probe_done(endpoint: *const c_char, answered: c_int) {
+    guard::entry("probe result", (), || {
+        // SAFETY: the shim passes the NUL-terminated name it holds until this returns.
+        let endpoint = unsafe { borrowed(endpoint) }.unwrap_or_default();
+        if let Some(done) = PROBE_DONE.get() {
+            done(&endpoint, answered != 0);
+        }
+    })
+}
+
+/// Sends a SIP OPTIONS to PJSIP endpoint `endpoint`; `done` is told, once,
+/// on a PJSIP thread, whether any response came within `timeout_ms`. False
+/// when it could not be sent (res_pjsip not loaded).
+pub fn probe(endpoint: &str, timeout_ms: u32, done: ProbeDone) -> bool {
+    let _ = PROBE_DONE.set(done);
+    let endpoint = cstring(endpoint);
+    // SAFETY: a valid string, copied by the shim; `probe_done` is a 'static
+    // function, and the shim holds a reference on this module until it has
+    // been called.
+    unsafe { sys::res_cluster_pjsip_probe(endpoint.as_ptr(), timeout_ms as c_int, Some(probe_done)) == 0 }
+}
