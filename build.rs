@@ -140,7 +140,6 @@ fn generate_bindings(include_flags: &[String], out_dir: &Path) {
         "ast_unregister_application",
         "pbx_findapp",
         "pbx_exec",
-        "pbx_builtin_getvar_helper",
         "pbx_builtin_setvar_helper",
         "ast_func_read",
         "ast_func_write",
@@ -164,7 +163,6 @@ fn generate_bindings(include_flags: &[String], out_dir: &Path) {
         "ast_category_get_name",
         "ast_category_is_template",
         "ast_cli_unregister",
-        "ast_channel_dialed_causes_find",
         "ast_channel_hangupcause_set",
         "res_cluster_.*",
     ];
@@ -174,7 +172,6 @@ fn generate_bindings(include_flags: &[String], out_dir: &Path) {
         "ast_cli_args",
         "ast_variable",
         "ast_module_load_result",
-        "ast_control_pvt_cause_code",
         "ast_cli_command",
         "stasis_subscription",
         "stasis_message",

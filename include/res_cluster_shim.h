@@ -58,15 +58,19 @@ int res_cluster_endpoint_state_read(struct stasis_message *message, char *tech, 
  * has no such endpoint. */
 int res_cluster_endpoint_state(const char *tech, const char *resource);
 
-/* Sends a SIP OPTIONS to a PJSIP endpoint through res_pjsip; `done` is
- * called once, on a PJSIP thread, with the endpoint's name and whether any
- * response came within timeout_ms. -1 (and no call of `done`) when it could
- * not be sent (res_pjsip not loaded, out of memory). */
+/* Looks res_pjsip's API up (once, at load; see shim.c); whether it is there. */
+int res_cluster_pjsip_api_init(void);
+/* Sends a SIP OPTIONS to a PJSIP endpoint through res_pjsip. Once it is on
+ * its way, `done` is called exactly once, on a PJSIP thread, with the
+ * endpoint's name and whether a response came: within timeout_ms, or, when
+ * the endpoint was challenged for authentication, within PJSIP's own
+ * transaction timeout; with 0 when there is no such endpoint or the request
+ * could not be made or sent. -1, and no call of `done`, when res_pjsip's API
+ * is not there or the probe could not be queued. */
 typedef void (*res_cluster_probe_done)(const char *endpoint, int answered);
 int res_cluster_pjsip_probe(const char *endpoint, int timeout_ms, res_cluster_probe_done done);
-
-/* ao2_ref(obj, delta) */
-int res_cluster_ao2_ref(void *obj, int delta);
+/* Probes whose callback has not finished yet. */
+int res_cluster_probes_in_flight(void);
 
 /* ast_register_application_xml: the application's documentation comes from
  * the XML installed next to the module. */
@@ -74,6 +78,9 @@ int res_cluster_register_application(const char *name, int (*execute)(struct ast
 
 /* ast_cli_register: one entry, so that a failure is known per entry. */
 int res_cluster_cli_register(struct ast_cli_entry *entry);
+/* ast_cli_unregister, then whether the entry may be freed: -1 when a
+ * command is still using it (or it is still linked for that reason). */
+int res_cluster_cli_unregister(struct ast_cli_entry *entry);
 
 /* The leg mark (see shim.c): init once at load; attach to the calling
  * channel (NULL on failure); detach and free; take from a new leg (copies
@@ -93,12 +100,22 @@ void res_cluster_cli_print(int fd, const char *text);
  * channel, its legs). */
 int res_cluster_has_inheritable_headers(struct ast_channel *chan);
 void res_cluster_inherit_headers_once(struct ast_channel *chan);
+/* Puts back the inheritance PJSIP_INHERITABLE_HEADER gives its headers. */
+void res_cluster_inherit_headers_forever(struct ast_channel *chan);
 
-/* ast_add_extension2 with a heap copy of arg as the application data (the
- * dialplan frees it), replacing what is there. */
-struct ast_context;
-int res_cluster_add_extension(struct ast_context *con, const char *exten, int priority, const char *app,
+/* ast_add_extension (the context looked up by name) with a heap copy of arg
+ * as the application data (the dialplan frees it), replacing what is there.
+ * The dialplan keeps the registrar pointer. */
+int res_cluster_add_extension(const char *context, const char *exten, int priority, const char *app,
 	const char *arg, const char *registrar);
+
+/* The cause text outbound channel `leg` left on chan (e.g. "SIP 404 Not
+ * Found"), copied into buf; 0 when there is none. Locks chan. */
+int res_cluster_dialed_cause(struct ast_channel *chan, const char *leg, char *buf, size_t len);
+
+/* A channel variable, or a global one, copied into buf while the list it is
+ * in is locked; 0 when it is not set. */
+int res_cluster_channel_var(struct ast_channel *chan, const char *name, char *buf, size_t len);
 
 /* manager_event(EVENT_FLAG_SYSTEM, event, "%s", body) */
 int res_cluster_manager_event(const char *event, const char *body);

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Fuzzes the argument parser and the configuration reader with cargo fuzz
-# (libFuzzer), each for the given seconds (default 300), then shrinks the
-# corpus kept in fuzz/corpus. Any crash fails the run; its input is left in
+# Fuzzes the argument parser, the configuration reader and the caller ID
+# written into Dial's options with cargo fuzz (libFuzzer), each for the given
+# seconds (default 300), then shrinks the corpus kept in fuzz/corpus. Any crash fails the run; its input is left in
 # fuzz/artifacts.
 set -eu
 
@@ -19,7 +19,7 @@ if ! rustc --version | grep -q nightly; then
     export RUSTC_BOOTSTRAP=1
 fi
 
-for target in args config; do
+for target in args config callerid; do
     echo "fuzz: $target for $seconds s" >&2
     mkdir -p "fuzz/corpus/$target"
     cargo fuzz run --sanitizer address "$target" "fuzz/corpus/$target" -- \

@@ -16,7 +16,7 @@ use res_cluster_core::status::DialStatus;
 use crate::ast::channel::{Channel, ExecError};
 use crate::ast::{guard, log, pbx, RawChannel};
 use crate::{ast_log, ast_verb};
-use crate::runtime::{announce, now, Runtime, INHERITABLE_HEADER, LEG_HEADER};
+use crate::runtime::{announce, now, Runtime, LEG_HEADER};
 
 pub const APP: &str = "ClusterDial";
 /// The pre-dial handler's application, run on each new leg to a peer.
@@ -117,15 +117,11 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
 fn dial_marked(chan: &Channel, app_data: &[u8], mark: &LegMark) -> Result<c_int, ExecError> {
     match mark {
         LegMark::Inherited { hop } => {
-            let added = chan.add_inheritable_header(HOP_HEADER, hop);
-            if !added {
+            let header = chan.add_inheritable_header(HOP_HEADER, hop);
+            if header.is_none() {
                 ast_log!(Warning, "{APP}: could not add the {HOP_HEADER} header for the peer legs");
             }
-            let rc = chan.exec("Dial", app_data);
-            if added {
-                chan.write_function(&format!("{INHERITABLE_HEADER}(remove,{HOP_HEADER})"), "");
-            }
-            rc
+            chan.exec("Dial", app_data)
         }
         LegMark::PreDial { hop, prefix } => {
             let _mark = chan.attach_leg_mark(&format!("{hop} {}", prefix.as_deref().unwrap_or_default()));

@@ -7,6 +7,7 @@
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use res_cluster_core::config::{self, ClusterConfig, Defaults, FILE_NAME};
 
@@ -24,11 +25,10 @@ use crate::{ast_log, ast_verb, clusterdial, commands};
 struct Registered {
     commands: Commands,
     peer_states: Subscription,
-    prober: runtime::Prober,
+    prober: Option<runtime::Prober>,
     predial: Context,
 }
 
-const REGISTRAR: &str = "res_cluster";
 
 static REGISTERED: Mutex<Option<Registered>> = Mutex::new(None);
 
@@ -45,9 +45,12 @@ pub extern "C" fn res_cluster_load() -> LoadResult {
 
 #[no_mangle]
 pub extern "C" fn res_cluster_unload() -> c_int {
-    guard::entry("res_cluster unload", -1, || {
-        unload_module();
-        0
+    guard::entry("res_cluster unload", -1, || match unload_module() {
+        Ok(()) => 0,
+        Err(why) => {
+            ast_log!(Error, "res_cluster not unloaded: {why}");
+            -1
+        }
     })
 }
 
@@ -75,11 +78,14 @@ fn load_module() -> Result<(), String> {
         app::register(clusterdial::MARK_APP, clusterdial::mark_leg)?;
         undo.push(|| app::unregister(clusterdial::MARK_APP));
         // The pre-dial handler: Dial's b() runs it as a Gosub on each new leg.
-        let predial = Context::register(PREDIAL_CONTEXT, "s", &[(clusterdial::MARK_APP, ""), ("Return", "")], REGISTRAR)?;
+        let predial = Context::register(PREDIAL_CONTEXT, "s", &[(clusterdial::MARK_APP, ""), ("Return", "")])?;
         let commands = Commands::register(commands::entries())?;
         let peer_states = endpoints::subscribe(runtime::on_endpoint_state)?;
+        if !endpoints::init_probes() {
+            ast_verb!(2, "res_cluster: res_pjsip is not running: peers gone silent are not probed");
+        }
         let prober = runtime::Prober::start()?;
-        Ok(Registered { commands, peer_states, prober, predial })
+        Ok(Registered { commands, peer_states, prober: Some(prober), predial })
     })();
     match result {
         Ok(registered) => {
@@ -106,17 +112,32 @@ fn load_module() -> Result<(), String> {
     }
 }
 
-fn unload_module() {
-    let registered = lock(&REGISTERED).take();
-    if let Some(Registered { commands, peer_states, prober, predial }) = registered {
+/// How long unload waits for a probe's answer (they time out after
+/// `peer_timeout`, one second at most).
+const PROBE_WAIT: Duration = Duration::from_secs(3);
+
+fn unload_module() -> Result<(), String> {
+    let mut registered = lock(&REGISTERED);
+    if let Some(r) = registered.as_mut() {
+        // No new probe from here; the ones on their way call back into this
+        // module, so it goes only when they have.
+        r.prober = None;
+        if !endpoints::probes_settled(PROBE_WAIT) {
+            r.prober = runtime::Prober::start().ok();
+            return Err("a probe of a peer is still waiting for its answer; try again".into());
+        }
+    }
+    if let Some(Registered { commands, peer_states, prober, predial }) = registered.take() {
         drop(prober);
         drop(peer_states);
         drop(commands);
         drop(predial);
     }
+    drop(registered);
     app::unregister(clusterdial::MARK_APP);
     app::unregister(clusterdial::APP);
     Runtime::stop();
+    Ok(())
 }
 
 /// The last reload refused the file. Asterisk's parser then remembers the

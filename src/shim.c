@@ -136,9 +136,12 @@ int res_cluster_endpoint_state(const char *tech, const char *resource)
  * Probes: a SIP OPTIONS to a peer's endpoint, through res_pjsip's API.
  *
  * res_pjsip is not linked (a node without PJSIP must load res_cluster); its
- * functions are looked up when a probe is sent. res_cluster names it in
- * .optional_modules, so when it is present it was loaded first and cannot
- * be unloaded while res_cluster is loaded.
+ * functions are looked up once, by res_cluster_pjsip_api_init() at load.
+ * res_cluster names res_pjsip in .optional_modules, so the loader starts
+ * res_cluster only if res_pjsip is running (then it takes a reference that
+ * keeps it loaded until res_cluster unloads) or not known at all (then its
+ * functions are not found: a res_pjsip loaded later is not used until
+ * res_cluster itself is loaded again).
  *
  * The response callback receives a pjsip_event. pjproject's headers are
  * not part of asterisk-dev; the members read here are declared as
@@ -174,30 +177,52 @@ struct res_cluster_pjsip_event {
 #define RES_CLUSTER_PJSIP_EVENT_RX_MSG 3
 #define RES_CLUSTER_PJSIP_EVENT_TSX_STATE 5
 
-typedef struct ast_sorcery *(*get_sorcery_fn)(void);
-typedef int (*create_request_fn)(const char *method, struct pjsip_dialog *dlg, struct ast_sip_endpoint *endpoint,
-	const char *uri, struct ast_sip_contact *contact, struct pjsip_tx_data **tdata);
-typedef int (*send_ood_fn)(struct pjsip_tx_data *tdata, struct ast_sip_endpoint *endpoint, int timeout, void *token,
-	void (*callback)(void *token, struct pjsip_event *e));
-typedef int (*push_task_fn)(struct ast_taskprocessor *serializer, int (*task)(void *), void *data,
-	const char *file, int line, const char *function);
+static struct {
+	struct ast_sorcery *(*sorcery)(void);
+	int (*create_request)(const char *method, struct pjsip_dialog *dlg, struct ast_sip_endpoint *endpoint,
+		const char *uri, struct ast_sip_contact *contact, struct pjsip_tx_data **tdata);
+	int (*send)(struct pjsip_tx_data *tdata, struct ast_sip_endpoint *endpoint, int timeout, void *token,
+		void (*callback)(void *token, struct pjsip_event *e));
+	int (*push)(struct ast_taskprocessor *serializer, int (*task)(void *), void *data,
+		const char *file, int line, const char *function);
+} pjsip_api;
+
+int res_cluster_pjsip_api_init(void)
+{
+	memset(&pjsip_api, 0, sizeof(pjsip_api));
+	pjsip_api.sorcery = (struct ast_sorcery *(*)(void)) dlsym(RTLD_DEFAULT, "ast_sip_get_sorcery");
+	*(void **) &pjsip_api.create_request = dlsym(RTLD_DEFAULT, "ast_sip_create_request");
+	*(void **) &pjsip_api.send = dlsym(RTLD_DEFAULT, "ast_sip_send_out_of_dialog_request");
+	*(void **) &pjsip_api.push = dlsym(RTLD_DEFAULT, "__ast_sip_push_task");
+	if (!pjsip_api.sorcery || !pjsip_api.create_request || !pjsip_api.send || !pjsip_api.push) {
+		memset(&pjsip_api, 0, sizeof(pjsip_api));
+		return 0;
+	}
+	return 1;
+}
 
 struct probe {
 	res_cluster_probe_done done;
 	int timeout_ms;
-	create_request_fn create_request;
-	send_ood_fn send;
-	get_sorcery_fn sorcery;
 	char endpoint[];
 };
 
+/* Probes queued or sent whose callback has not finished: unload waits for
+ * none to be left before the module's code goes away. */
+static int probes_in_flight;
+
+/* Reports and frees; the count goes down last, when nothing of this module
+ * is used any more but the return from this function. */
 static void probe_finish(struct probe *probe, int answered)
 {
 	probe->done(probe->endpoint, answered);
 	ast_free(probe);
-	/* Taken when the probe was pushed: the module stays loaded until every
-	 * callback into it has run. */
-	ast_module_unref(AST_MODULE_SELF);
+	ast_atomic_fetchadd_int(&probes_in_flight, -1);
+}
+
+int res_cluster_probes_in_flight(void)
+{
+	return ast_atomic_fetchadd_int(&probes_in_flight, 0);
 }
 
 static void probe_response(void *token, struct pjsip_event *e)
@@ -208,35 +233,33 @@ static void probe_response(void *token, struct pjsip_event *e)
 		&& event->body.tsx_state.type == RES_CLUSTER_PJSIP_EVENT_RX_MSG);
 }
 
-/* Runs on a res_pjsip servant thread, where pjproject may be called. */
+/* Runs on a res_pjsip task-pool thread, where pjproject may be called. */
 static int probe_send(void *data)
 {
 	struct probe *probe = data;
-	struct ast_sip_endpoint *endpoint = ast_sorcery_retrieve_by_id(probe->sorcery(), "endpoint", probe->endpoint);
+	struct ast_sip_endpoint *endpoint = ast_sorcery_retrieve_by_id(pjsip_api.sorcery(), "endpoint", probe->endpoint);
 	struct pjsip_tx_data *tdata;
+	int sent;
 
-	if (!endpoint || probe->create_request("OPTIONS", NULL, endpoint, NULL, NULL, &tdata)) {
+	if (!endpoint || pjsip_api.create_request("OPTIONS", NULL, endpoint, NULL, NULL, &tdata)) {
 		ao2_cleanup(endpoint);
 		probe_finish(probe, 0);
 		return 0;
 	}
 	/* On failure the request is freed and the callback does not run. */
-	if (probe->send(tdata, endpoint, probe->timeout_ms, probe, probe_response)) {
+	sent = !pjsip_api.send(tdata, endpoint, probe->timeout_ms, probe, probe_response);
+	ao2_ref(endpoint, -1);
+	if (!sent) {
 		probe_finish(probe, 0);
 	}
-	ao2_ref(endpoint, -1);
 	return 0;
 }
 
 int res_cluster_pjsip_probe(const char *endpoint, int timeout_ms, res_cluster_probe_done done)
 {
 	struct probe *probe;
-	push_task_fn push = (push_task_fn) dlsym(RTLD_DEFAULT, "__ast_sip_push_task");
-	get_sorcery_fn sorcery = (get_sorcery_fn) dlsym(RTLD_DEFAULT, "ast_sip_get_sorcery");
-	create_request_fn create_request = (create_request_fn) dlsym(RTLD_DEFAULT, "ast_sip_create_request");
-	send_ood_fn send = (send_ood_fn) dlsym(RTLD_DEFAULT, "ast_sip_send_out_of_dialog_request");
 
-	if (!push || !sorcery || !create_request || !send || !ast_module_check("res_pjsip.so")) {
+	if (!pjsip_api.push) {
 		return -1;
 	}
 	probe = ast_calloc(1, sizeof(*probe) + strlen(endpoint) + 1);
@@ -246,21 +269,47 @@ int res_cluster_pjsip_probe(const char *endpoint, int timeout_ms, res_cluster_pr
 	strcpy(probe->endpoint, endpoint); /* Safe: allocated for it. */
 	probe->done = done;
 	probe->timeout_ms = timeout_ms;
-	probe->create_request = create_request;
-	probe->send = send;
-	probe->sorcery = sorcery;
-	ast_module_ref(AST_MODULE_SELF);
-	if (push(NULL, probe_send, probe, __FILE__, __LINE__, __PRETTY_FUNCTION__)) {
+	ast_atomic_fetchadd_int(&probes_in_flight, +1);
+	if (pjsip_api.push(NULL, probe_send, probe, __FILE__, __LINE__, __PRETTY_FUNCTION__)) {
 		ast_free(probe);
-		ast_module_unref(AST_MODULE_SELF);
+		ast_atomic_fetchadd_int(&probes_in_flight, -1);
 		return -1;
 	}
 	return 0;
 }
 
-int res_cluster_ao2_ref(void *obj, int delta)
+int res_cluster_dialed_cause(struct ast_channel *chan, const char *leg, char *buf, size_t len)
 {
-	return ao2_ref(obj, delta);
+	struct ast_control_pvt_cause_code *cause;
+
+	ast_channel_lock(chan);
+	cause = ast_channel_dialed_causes_find(chan, leg);
+	ast_channel_unlock(chan);
+	if (!cause) {
+		return 0;
+	}
+	ast_copy_string(buf, cause->code, len);
+	ao2_ref(cause, -1);
+	return 1;
+}
+
+int res_cluster_channel_var(struct ast_channel *chan, const char *name, char *buf, size_t len)
+{
+	struct ast_str *value = ast_str_create(64);
+	int found = 0;
+
+	if (!value) {
+		return 0;
+	}
+	/* Copies the value while holding the lock of the list it is in: the
+	 * channel's, or the globals' (pbx_builtin_getvar_helper would hand out
+	 * a global's string after releasing that lock). */
+	if (ast_str_retrieve_variable(&value, 0, chan, NULL, name)) {
+		ast_copy_string(buf, ast_str_buffer(value), len);
+		found = 1;
+	}
+	ast_free(value);
+	return found;
 }
 
 int res_cluster_register_application(const char *name, int (*execute)(struct ast_channel *, const char *))
@@ -273,17 +322,29 @@ int res_cluster_cli_register(struct ast_cli_entry *entry)
 	return ast_cli_register(entry);
 }
 
+int res_cluster_cli_unregister(struct ast_cli_entry *entry)
+{
+	ast_cli_unregister(entry);
+	/* A command found before the entry was unlinked counts itself in inuse
+	 * (under the CLI list's lock, which unregistering takes) and touches the
+	 * entry until it is done; ast_cli_unregister also leaves an entry in use
+	 * linked. Either way the entry must outlive this call. */
+	return ast_atomic_fetchadd_int(&entry->inuse, 0) ? -1 : 0;
+}
+
 /*
  * The leg mark: a datastore that the calling channel carries while Dial
  * creates the legs to peers, inherited once by each new leg (inheritance 1:
  * the leg's copy has 0 and goes no further), where the pre-dial handler reads
  * it from the uid and removes it.
  *
- * Copies made by ast_channel_datastore_inherit do not reference this module,
- * and a leg can outlive the call that made it. So nothing of the datastore
- * may live in this module: its type structure and type string are allocated
- * once from Asterisk's heap and never freed, it has no callbacks, and the
- * mark is the uid, which the core copies and frees.
+ * The datastore attached here holds a reference on this module until it is
+ * freed (ast_datastore_alloc passes AST_MODULE_SELF). The copies made by
+ * ast_channel_datastore_inherit, in the core, hold none, and a leg can
+ * outlive the call that made it. So nothing of the datastore may live in this
+ * module: its type structure and type name are allocated once from
+ * Asterisk's heap and never freed, the structure is zero-filled (no
+ * callbacks), and the mark is the uid, which the core copies and frees.
  */
 static struct ast_datastore_info *leg_mark_info;
 
@@ -317,10 +378,17 @@ struct ast_datastore *res_cluster_leg_mark_attach(struct ast_channel *chan, cons
 
 void res_cluster_leg_mark_detach(struct ast_channel *chan, struct ast_datastore *datastore)
 {
+	int removed;
+
 	ast_channel_lock(chan);
-	ast_channel_datastore_remove(chan, datastore);
+	removed = !ast_channel_datastore_remove(chan, datastore);
 	ast_channel_unlock(chan);
-	ast_datastore_free(datastore);
+	/* A masquerade (the channel yanked into a bridge or a parking lot while
+	 * Dial rang) moves every datastore to the other channel, which then
+	 * owns and frees it. */
+	if (removed) {
+		ast_datastore_free(datastore);
+	}
 }
 
 int res_cluster_leg_mark_take(struct ast_channel *chan, char *buf, size_t len)
@@ -395,7 +463,19 @@ void res_cluster_inherit_headers_once(struct ast_channel *chan)
 	ast_channel_unlock(chan);
 }
 
-int res_cluster_add_extension(struct ast_context *con, const char *exten, int priority, const char *app,
+void res_cluster_inherit_headers_forever(struct ast_channel *chan)
+{
+	struct ast_datastore *datastore;
+
+	ast_channel_lock(chan);
+	datastore = inheritable_headers(chan);
+	if (datastore) {
+		datastore->inheritance = DATASTORE_INHERIT_FOREVER;
+	}
+	ast_channel_unlock(chan);
+}
+
+int res_cluster_add_extension(const char *context, const char *exten, int priority, const char *app,
 	const char *arg, const char *registrar)
 {
 	char *data = ast_strdup(arg);
@@ -403,9 +483,11 @@ int res_cluster_add_extension(struct ast_context *con, const char *exten, int pr
 	if (!data) {
 		return -1;
 	}
-	/* The extension owns data from here on, success or not, and frees it
-	 * with ast_free_ptr, a core function. */
-	return ast_add_extension2(con, 1, exten, priority, NULL, NULL, app, data, ast_free_ptr, registrar, NULL, 0);
+	/* Looked up by name under the dialplan's lock: a dialplan reload may
+	 * replace every context at any moment. The extension owns data from here
+	 * on, success or not, and frees it with ast_free_ptr, a core function;
+	 * it keeps the registrar pointer as given. */
+	return ast_add_extension(context, 1, exten, priority, NULL, NULL, app, data, ast_free_ptr, registrar);
 }
 
 int res_cluster_manager_event(const char *event, const char *body)

@@ -174,3 +174,24 @@ fn cluster_show_status_counts_every_kind_of_call() {
     assert!(row.contains("cluster-node2") && row.contains("UP") && row.contains("answered a call") && row.contains(" s ago"), "{row}");
     assert!(nodes[0].cli("cluster show status extra").contains("Usage: cluster show status"), "a bad command line shows the usage");
 }
+
+#[test]
+fn the_module_unloads_while_a_silent_peer_is_being_probed() {
+    let net = Net::allocate();
+    let mut nodes = cluster(&net, 2, |_| {});
+    let _phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+    nodes[1].signal(libc::SIGSTOP);
+    assert!(!call(&net, &nodes[0], "102", &CallOptions::default()).answered());
+    // Down by silence: a probe is on its way nearly all the time now.
+    let row = wait_cli(&nodes[0], "cluster show peers", "no response to a call", 5 * SECOND);
+    assert!(row.contains("DOWN"), "{row}");
+    std::thread::sleep(Duration::from_millis(1_500));
+
+    let out = nodes[0].cli("module unload res_cluster.so");
+    assert!(out.contains("Unloaded res_cluster.so"), "{out}\n{}", nodes[0].log());
+    assert!(nodes[0].running(), "Asterisk is still up");
+    assert!(nodes[0].cli("module load res_cluster.so").contains("Loaded"));
+    nodes[1].signal(libc::SIGCONT);
+    drop(nodes.remove(1));
+    assert!(nodes[0].running());
+}

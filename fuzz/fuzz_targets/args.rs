@@ -8,7 +8,9 @@ use libfuzzer_sys::fuzz_target;
 use res_cluster_core::args::{self, MAX_EXTEN_LEN};
 use res_cluster_core::config::{build, parse_text, ClusterConfig, Defaults, Peer};
 use res_cluster_core::dialopts::DialOptions;
+use res_cluster_core::dialsyntax;
 use res_cluster_core::origin::Arrival;
+use res_cluster_core::peer_leg::HeaderSupport;
 use res_cluster_core::plan::{Action, CallPlan, DialResult, Lookups};
 use res_cluster_core::status::DialStatus;
 
@@ -31,6 +33,9 @@ impl Lookups for Everything {
     fn hop_header(&mut self) -> Option<String> {
         None
     }
+    fn header_support(&mut self) -> HeaderSupport {
+        HeaderSupport::Inheritable
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -46,13 +51,17 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => assert!(!e.to_string().is_empty()),
     }
     // Drive a plan to its end, every Dial failing as "not here".
-    let mut plan = CallPlan::new(config(), text, Arrival { channel_name: "PJSIP/200-00000001".into(), ..Default::default() });
+    let arrival = Arrival { technology: "PJSIP".into(), channel_name: "PJSIP/200-00000001".into(), ..Default::default() };
+    let mut plan = CallPlan::new(config(), text, arrival);
     for _ in 0..8 {
         match plan.next(&mut Everything) {
             Action::Dial(request) => {
-                let dial = request.app_data.split(',').next().unwrap_or("");
+                // Read as Dial reads its argument string.
+                let args = dialsyntax::read_app_args(&request.app_data);
+                let dial = String::from_utf8_lossy(&args[0]);
                 assert!(dial.starts_with("PJSIP/"), "{dial}");
                 assert!(!dial.contains('&'), "one destination per peer here: {dial}");
+                assert!(args.len() <= 3, "no argument beyond the options: {args:?}");
                 plan.record(DialResult { status: Some(DialStatus::ChanUnavail), elapsed_ms: 1, ..Default::default() });
             }
             Action::SetCallerNumber(_) => {}

@@ -7,7 +7,6 @@ use std::ptr::NonNull;
 
 use res_cluster_core::callerid::{self, CallerId};
 
-use super::ao2::Ao2;
 use super::sys;
 use super::text::{borrowed, bytes, cstring, cstring_bytes};
 
@@ -30,6 +29,24 @@ impl Drop for Locked<'_> {
     }
 }
 
+/// A header the legs inherit; removed when dropped, and the inheritance of
+/// the channel's headers put back as PJSIP_INHERITABLE_HEADER gives it.
+pub struct InheritedHeader<'c, 'a> {
+    chan: &'c Channel<'a>,
+    name: String,
+    limited: bool,
+}
+
+impl Drop for InheritedHeader<'_, '_> {
+    fn drop(&mut self) {
+        self.chan.write_function(&format!("PJSIP_INHERITABLE_HEADER(remove,{})", self.name), "");
+        if self.limited {
+            // SAFETY: as in add_inheritable_header.
+            unsafe { sys::res_cluster_inherit_headers_forever(self.chan.ptr()) };
+        }
+    }
+}
+
 /// A leg mark on the calling channel; removed from it when dropped.
 pub struct AttachedLegMark<'c, 'a> {
     chan: &'c Channel<'a>,
@@ -39,8 +56,8 @@ pub struct AttachedLegMark<'c, 'a> {
 impl Drop for AttachedLegMark<'_, '_> {
     fn drop(&mut self) {
         // SAFETY: the datastore was added to this channel by attach_leg_mark
-        // and nothing else removes it; the shim locks the channel, unlinks it
-        // and frees it once.
+        // and is freed only here, by the shim, if it is still on the channel
+        // (a masquerade moves it to another channel, which then owns it).
         unsafe { sys::res_cluster_leg_mark_detach(self.chan.ptr(), self.raw.as_ptr()) }
     }
 }
@@ -85,13 +102,18 @@ impl<'a> Channel<'a> {
         unsafe { borrowed(sys::ast_channel_name(self.ptr())) }.unwrap_or_default()
     }
 
-    /// A channel variable; None when unset.
+    /// A channel variable (or a global one of that name); None when unset.
     pub fn var(&self, name: &str) -> Option<String> {
         let name = cstring(name);
-        let _l = self.lock();
-        // SAFETY: the value points into the channel's variable list, which the
-        // lock keeps unchanged until the copy is made.
-        unsafe { borrowed(sys::pbx_builtin_getvar_helper(self.ptr(), name.as_ptr())) }
+        let mut buf = vec![0 as c_char; 1024];
+        // SAFETY: buf is writable for the length passed; the shim copies the
+        // value, NUL-terminated within buf, while the list it is in is locked.
+        let found = unsafe { sys::res_cluster_channel_var(self.ptr(), name.as_ptr(), buf.as_mut_ptr(), buf.len()) };
+        if found == 0 {
+            return None;
+        }
+        // SAFETY: NUL-terminated by the shim.
+        unsafe { borrowed(buf.as_ptr()) }
     }
 
     pub fn set_var(&self, name: &str, value: &str) {
@@ -101,9 +123,13 @@ impl<'a> Channel<'a> {
     }
 
     /// Writes a dialplan function such as `PJSIP_INHERITABLE_HEADER(add,X-Name)`.
+    /// Never called with the channel lock held: `PJSIP_HEADER` waits for the
+    /// channel's SIP serializer, which may be waiting for that lock.
     pub fn write_function(&self, expression: &str, value: &str) -> bool {
         let (expression, value) = (cstring(expression), cstring(value));
-        // SAFETY: valid strings; the function locks the channel as it needs.
+        // SAFETY: valid strings that outlive the call; ast_func_write takes
+        // no lock itself and each function locks what it touches (the PJSIP
+        // ones lock the channel, or run on its serializer); we hold no lock.
         unsafe { sys::ast_func_write(self.ptr(), expression.as_ptr(), value.as_ptr()) == 0 }
     }
 
@@ -112,22 +138,28 @@ impl<'a> Channel<'a> {
     pub fn read_function(&self, expression: &str) -> Option<String> {
         let expression = cstring(expression);
         let mut buf = vec![0 as c_char; 1024];
-        // SAFETY: buf is writable for its whole length, which is passed along;
-        // ast_func_read NUL-terminates within it.
+        // SAFETY: buf is zero-filled and writable for its whole length, which
+        // is passed along; a function's read callback writes at most that many
+        // bytes (PJSIP_HEADER through ast_copy_string), and we hold no lock
+        // (see write_function).
         let rc = unsafe { sys::ast_func_read(self.ptr(), expression.as_ptr(), buf.as_mut_ptr(), buf.len()) };
         if rc != 0 {
             return None;
         }
-        // SAFETY: NUL-terminated by ast_func_read, and buf outlives the copy.
+        // SAFETY: NUL-terminated: the callback's copy is, and an untouched
+        // buffer is zeroes; buf outlives the copy.
         unsafe { borrowed(buf.as_ptr()) }
     }
 
     /// The channel driver's name for its technology ("PJSIP", "IAX2", ...).
     pub fn technology(&self) -> String {
-        // SAFETY: a live channel always has a technology (ast_channel_alloc
-        // sets a null one, channel drivers their own); the tech structure is
-        // a static of its driver, which cannot unload while it owns this
-        // channel, and its type string is copied at once.
+        let _l = self.lock();
+        // SAFETY: the lock is held, as a masquerade swaps the technology
+        // under it. A channel always has one (ast_channel_alloc sets a null
+        // technology until its driver sets its own static structure), and
+        // Asterisk reads through it for every frame and the hangup of the
+        // channel, so it lives as long as the channel; its type string is
+        // copied before the lock is released.
         unsafe {
             let tech = sys::ast_channel_tech(self.ptr());
             if tech.is_null() {
@@ -246,23 +278,26 @@ impl<'a> Channel<'a> {
     }
 
     /// Adds a header for the new PJSIP legs Dial makes from this channel to
-    /// inherit (PJSIP_INHERITABLE_HEADER). When the channel had no such
-    /// headers of its own, they are made to reach those legs only: a channel
-    /// made from a leg, or from this channel during the call (an attended
-    /// transfer's), does not inherit them. Whether the header was added.
-    pub fn add_inheritable_header(&self, name: &str, value: &str) -> bool {
-        // SAFETY: the shim locks the channel and only reads its datastore list.
+    /// inherit (PJSIP_INHERITABLE_HEADER), until the guard is dropped. When
+    /// the channel had no such headers of its own, they reach those legs
+    /// only: a channel made from a leg, or from this channel during the call
+    /// (an attended transfer's), does not inherit them. None when the header
+    /// could not be added.
+    pub fn add_inheritable_header(&self, name: &str, value: &str) -> Option<InheritedHeader<'_, 'a>> {
+        // SAFETY: the shim locks the channel and only reads its datastore
+        // list (the type names of datastores on a live channel).
         let had_own = unsafe { sys::res_cluster_has_inheritable_headers(self.ptr()) } != 0;
         if !self.write_function(&format!("PJSIP_INHERITABLE_HEADER(add,{name})"), value) {
-            return false;
+            return None;
         }
         if !had_own {
             // SAFETY: the shim locks the channel; it changes only the
             // inheritance count of the headers' datastore, a public field
-            // that channel.c reads when a channel is made from this one.
+            // that channel.c reads, with the channel locked, when a channel
+            // is made from this one.
             unsafe { sys::res_cluster_inherit_headers_once(self.ptr()) };
         }
-        true
+        Some(InheritedHeader { chan: self, name: name.to_string(), limited: !had_own })
     }
 
     /// Hangs a mark on this (calling) channel for the legs Dial creates to
@@ -270,9 +305,10 @@ impl<'a> Channel<'a> {
     /// channel when the guard is dropped.
     pub fn attach_leg_mark(&self, mark: &str) -> Option<AttachedLegMark<'_, 'a>> {
         let mark = cstring(mark);
-        // SAFETY: the shim locks the channel, and the datastore it adds
-        // (its type, callbacks and the copy of `mark` all held by Asterisk's
-        // heap, none by this module) belongs to the channel until detached.
+        // SAFETY: the shim locks the channel; the datastore it adds (its type
+        // structure and name, and the copy of `mark`, on Asterisk's heap; no
+        // callbacks) belongs to the channel until detached, and holds a
+        // reference on this module meanwhile.
         let raw = unsafe { sys::res_cluster_leg_mark_attach(self.ptr(), mark.as_ptr()) };
         NonNull::new(raw).map(|raw| AttachedLegMark { chan: self, raw })
     }
@@ -310,11 +346,16 @@ impl<'a> Channel<'a> {
     /// channel `leg` left on this channel.
     pub fn dialed_cause(&self, leg: &str) -> Option<String> {
         let leg = cstring(leg);
-        // SAFETY: the lookup returns a new reference (or NULL), handed to Ao2.
-        let cause = unsafe { Ao2::take(sys::ast_channel_dialed_causes_find(self.ptr(), leg.as_ptr())) }?;
-        // SAFETY: `code` is a NUL-terminated string inside the object, which
-        // our reference keeps alive during the copy.
-        unsafe { borrowed(cause.code.as_ptr()) }
+        let mut buf = vec![0 as c_char; 256];
+        // SAFETY: valid strings; buf is writable for the length passed; the
+        // shim looks the cause up with the channel locked and copies it,
+        // NUL-terminated within buf, while it holds a reference to it.
+        let found = unsafe { sys::res_cluster_dialed_cause(self.ptr(), leg.as_ptr(), buf.as_mut_ptr(), buf.len()) };
+        if found == 0 {
+            return None;
+        }
+        // SAFETY: NUL-terminated by the shim.
+        unsafe { borrowed(buf.as_ptr()) }
     }
 }
 

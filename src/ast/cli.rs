@@ -99,48 +99,65 @@ pub struct Entry {
 }
 
 /// Registered commands; dropping them unregisters them.
+///
+/// Asterisk links the entries themselves into its command list and writes
+/// into them (their use count, their command words), from other threads:
+/// the table is held as a raw pointer and never borrowed once registered.
 pub struct Commands {
-    entries: Box<[sys::ast_cli_entry]>,
+    entries: *mut [sys::ast_cli_entry],
 }
 
 impl Commands {
     /// Registers every entry, or none: when one fails, those registered
-    /// before it are unregistered again before the table is dropped (Asterisk
-    /// links the entries themselves into its list).
+    /// before it are unregistered again before the table is given up.
     pub fn register(table: Vec<Entry>) -> Result<Commands, String> {
         let names: Vec<&CStr> = table.iter().map(|e| e.command).collect();
-        let mut entries: Box<[sys::ast_cli_entry]> = table.into_iter().map(|e| e.raw).collect();
-        for i in 0..entries.len() {
-            // SAFETY: the boxed slice does not move until it is unregistered
-            // (below, or in Drop), and Asterisk may write into the entry
-            // meanwhile (it owns it while registered).
-            let rc = unsafe { sys::res_cluster_cli_register(entries.as_mut_ptr().add(i)) };
+        let entries: Box<[sys::ast_cli_entry]> = table.into_iter().map(|e| e.raw).collect();
+        let commands = Commands { entries: Box::into_raw(entries) };
+        let base = commands.entries as *mut sys::ast_cli_entry;
+        for (i, name) in names.iter().enumerate() {
+            // SAFETY: `base.add(i)` is within the table, which stays at this
+            // address until Drop gives it up.
+            let rc = unsafe { sys::res_cluster_cli_register(base.add(i)) };
             if rc != 0 {
                 // An entry that failed is not linked; 0..i are.
-                Self::unregister(&mut entries[..i]);
-                let name = names[i].to_string_lossy();
-                return Err(format!("could not register the CLI command '{name}' (another module has one of that name)"));
+                commands.release(i);
+                std::mem::forget(commands);
+                return Err(format!("could not register the CLI command '{}' (another module has one of that name)", name.to_string_lossy()));
             }
         }
-        Ok(Commands { entries })
+        Ok(commands)
     }
 
-    fn unregister(entries: &mut [sys::ast_cli_entry]) {
-        for e in entries.iter_mut().rev() {
-            // SAFETY: each entry was registered by `register` at this address.
-            unsafe { sys::ast_cli_unregister(e) };
+    /// Unregisters the first `count` entries (newest first) and frees the
+    /// table, unless a command still uses an entry: then the table is left
+    /// to Asterisk for good (a few hundred bytes) rather than freed under it.
+    fn release(&self, count: usize) {
+        let base = self.entries as *mut sys::ast_cli_entry;
+        let mut in_use = false;
+        for i in (0..count).rev() {
+            // SAFETY: entry i was registered at this address by `register`.
+            in_use |= unsafe { sys::res_cluster_cli_unregister(base.add(i)) } != 0;
+        }
+        if !in_use {
+            // SAFETY: the table came from Box::into_raw in `register`, no
+            // entry of it is linked or in use any more, and `release` runs
+            // once per table (Drop, or register's failure path, which then
+            // forgets the value).
+            drop(unsafe { Box::from_raw(self.entries) });
         }
     }
 }
 
 impl Drop for Commands {
     fn drop(&mut self) {
-        Self::unregister(&mut self.entries);
+        self.release(self.entries.len());
     }
 }
 
-// SAFETY: after registration the entries are only touched by Asterisk under
-// its CLI lock, and by Drop once; the table holds no thread-bound state.
+// SAFETY: the table is only reached through its raw pointer: by Asterisk,
+// which synchronises its own access (the CLI list's lock, an atomic use
+// count), and by Drop, once; it holds no thread-bound state.
 unsafe impl Send for Commands {}
 
 

@@ -72,6 +72,13 @@ pub fn state(tech: &str, resource: &str) -> Option<i32> {
     (state >= 0).then_some(state)
 }
 
+/// Looks res_pjsip's API up for probes; once, at load. Whether probes can
+/// be sent (res_pjsip was running when res_cluster started).
+pub fn init_probes() -> bool {
+    // SAFETY: no arguments; called from load, before the probe thread exists.
+    unsafe { sys::res_cluster_pjsip_api_init() != 0 }
+}
+
 /// Told how a probe went: the endpoint's name, and whether it answered.
 pub type ProbeDone = fn(endpoint: &str, answered: bool);
 
@@ -88,13 +95,32 @@ unsafe extern "C" fn probe_done(endpoint: *const c_char, answered: c_int) {
 }
 
 /// Sends a SIP OPTIONS to PJSIP endpoint `endpoint`; `done` is told, once,
-/// on a PJSIP thread, whether any response came within `timeout_ms`. False
-/// when it could not be sent (res_pjsip not loaded).
+/// on a PJSIP thread, whether any response came (within `timeout_ms`, or
+/// PJSIP's own transaction timeout after an authentication challenge).
+/// False, and `done` is not called, when it could not be queued (res_pjsip's
+/// API not there).
 pub fn probe(endpoint: &str, timeout_ms: u32, done: ProbeDone) -> bool {
     let _ = PROBE_DONE.set(done);
     let endpoint = cstring(endpoint);
     // SAFETY: a valid string, copied by the shim; `probe_done` is a 'static
-    // function, and the shim holds a reference on this module until it has
-    // been called.
+    // function, and the probe counts as in flight from before it is queued
+    // until `probe_done` has returned: unload waits for `probes_settled`.
     unsafe { sys::res_cluster_pjsip_probe(endpoint.as_ptr(), timeout_ms as c_int, Some(probe_done)) == 0 }
+}
+
+/// Waits until no probe is in flight, at most `timeout`; whether none is.
+/// Called at unload, once no new probe can be sent: a probe's callback runs
+/// this module's code.
+pub fn probes_settled(timeout: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        // SAFETY: reads an atomic counter.
+        if unsafe { sys::res_cluster_probes_in_flight() } == 0 {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }

@@ -4,7 +4,6 @@
 //! here call into it, each `unsafe` block with the reason it holds. Above this
 //! module the code is safe Rust.
 
-pub mod ao2;
 pub mod app;
 pub mod channel;
 pub mod cli;

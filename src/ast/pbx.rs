@@ -1,6 +1,7 @@
 //! The dialplan: functions that exist or not, and the small context the
 //! pre-dial handler runs in.
 
+use std::ffi::{CStr, CString};
 use std::ptr;
 
 use super::sys;
@@ -14,34 +15,40 @@ pub fn function_exists(name: &str) -> bool {
     !unsafe { sys::ast_custom_function_find(name.as_ptr()) }.is_null()
 }
 
+/// The registrar of everything res_cluster adds to the dialplan. Asterisk
+/// keeps this pointer in each extension (and a dialplan reload copies it into
+/// the extensions it rebuilds), so it is a static: valid until the module is
+/// unloaded, and `Context`'s Drop removes every extension before that.
+const REGISTRAR: &CStr = c"res_cluster";
+
 /// A dialplan context registered by this module, with one extension;
 /// removed (with everything res_cluster registered in it) when dropped.
 pub struct Context {
-    name: std::ffi::CString,
-    registrar: std::ffi::CString,
+    name: CString,
 }
 
 impl Context {
     /// Creates `name` with extension `exten` running `steps` (application,
     /// argument) at priorities 1, 2, ...
-    pub fn register(name: &str, exten: &str, steps: &[(&str, &str)], registrar: &str) -> Result<Context, String> {
-        let context = Context { name: cstring(name), registrar: cstring(registrar) };
+    pub fn register(name: &str, exten: &str, steps: &[(&str, &str)]) -> Result<Context, String> {
+        let context = Context { name: cstring(name) };
         // SAFETY: valid strings; NULL table and hashtab select the global
-        // dialplan; Asterisk copies the name.
-        let con = unsafe { sys::ast_context_find_or_create(ptr::null_mut(), ptr::null_mut(), context.name.as_ptr(), context.registrar.as_ptr()) };
+        // dialplan, under its lock; Asterisk copies the name and the
+        // registrar into the context. The returned pointer is not kept: a
+        // dialplan reload may replace the context at any moment.
+        let con = unsafe { sys::ast_context_find_or_create(ptr::null_mut(), ptr::null_mut(), context.name.as_ptr(), REGISTRAR.as_ptr()) };
         if con.is_null() {
             return Err(format!("could not create dialplan context {name}"));
         }
         let exten = cstring(exten);
         for (i, (app, arg)) in steps.iter().enumerate() {
             let (app, arg) = (cstring(app), cstring(arg));
-            // SAFETY: `con` was just returned by Asterisk and is destroyed
-            // only by Drop; the application argument is handed over as a
-            // heap copy (ast_strdup'd by the shim) with ast_free as its
-            // destructor, which Asterisk calls when the extension goes; the
-            // other strings are copied.
+            // SAFETY: valid strings; the shim finds the context by name under
+            // the dialplan's lock, hands the extension a heap copy of the
+            // argument (freed by the dialplan with ast_free_ptr) and the
+            // static REGISTRAR; the other strings are copied.
             let rc = unsafe {
-                sys::res_cluster_add_extension(con, exten.as_ptr(), (i + 1) as i32, app.as_ptr(), arg.as_ptr(), context.registrar.as_ptr())
+                sys::res_cluster_add_extension(context.name.as_ptr(), exten.as_ptr(), (i + 1) as i32, app.as_ptr(), arg.as_ptr(), REGISTRAR.as_ptr())
             };
             if rc != 0 {
                 return Err(format!("could not add priority {} to dialplan context {name}", i + 1));
@@ -53,8 +60,9 @@ impl Context {
 
 impl Drop for Context {
     fn drop(&mut self) {
-        // SAFETY: valid strings; destroys only what this registrar added.
-        unsafe { sys::ast_context_destroy_by_name(self.name.as_ptr(), self.registrar.as_ptr()) };
+        // SAFETY: valid strings; removes what this registrar added, under the
+        // dialplan's lock.
+        unsafe { sys::ast_context_destroy_by_name(self.name.as_ptr(), REGISTRAR.as_ptr()) };
     }
 }
 

@@ -7,6 +7,7 @@ pub mod net;
 pub mod node;
 pub mod sandbox;
 pub mod sipp;
+pub mod soak;
 
 pub use ami::Ami;
 pub use net::Net;
