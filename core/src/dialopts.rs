@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::dialsyntax;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct DialOption {
     letter: char,
@@ -56,6 +58,18 @@ impl DialOptions {
             }
             items.push(DialOption { letter: c, arg });
         }
+        // Dial reads its options argument with Asterisk's own parsers, which
+        // also take '\\' as an escape and '"' as a quote: it must read the
+        // same options, as one argument.
+        let args = dialsyntax::read_app_args(text.as_bytes());
+        let read = match args.as_slice() {
+            [one] => dialsyntax::read_options(one),
+            _ => None,
+        };
+        let letters: Vec<u8> = items.iter().map(|o| o.letter as u8).collect();
+        if read.map(|r| r.iter().map(|(l, _)| *l).collect::<Vec<u8>>()) != Some(letters) {
+            return Err("Dial would not read these options as written (mind '\\', '\"', '[' and ']')".into());
+        }
         Ok(DialOptions { items })
     }
 
@@ -73,10 +87,6 @@ impl DialOptions {
         self.items.iter().rev().find(|o| o.letter == letter).and_then(|o| o.arg.as_deref())
     }
 
-    /// The same options without any of `letters`.
-    pub fn without(&self, letters: &[char]) -> DialOptions {
-        DialOptions { items: self.items.iter().filter(|o| !letters.contains(&o.letter)).cloned().collect() }
-    }
 }
 
 impl fmt::Display for DialOptions {
@@ -103,12 +113,11 @@ mod tests {
     }
 
     #[test]
-    fn finds_and_drops_options_by_letter() {
+    fn finds_options_by_letter() {
         let o = DialOptions::parse("rf(\"Bob\" <7>)tU(x)").unwrap();
         assert!(o.has('f') && o.has('r') && !o.has('u'));
         assert_eq!(o.arg('f'), Some("\"Bob\" <7>"));
         assert_eq!(o.arg('r'), None);
-        assert_eq!(o.without(&['f', 'U']).to_string(), "rt");
     }
 
     #[test]
@@ -122,6 +131,8 @@ mod tests {
             ("r)", "')' at position 2"),
             ("9", "'9' at position 1"),
             ("U(a\nb)", "control character"),
+            ("U(a\\(b),c)", "as written"),
+            ("U(\\((x)),y)", "as written"),
         ];
         for (input, expected) in cases {
             let err = DialOptions::parse(input).unwrap_err();

@@ -38,9 +38,14 @@ fn escape(text: &[u8], special: &[u8]) -> Vec<u8> {
 }
 
 /// Text for an option's parentheses that reaches Dial as `text`, whatever
-/// bytes it holds.
+/// bytes it holds. A leading double quote is escaped too: the option parser
+/// reads an argument that starts with one as a quoted string.
 pub fn option_argument(text: &[u8]) -> Vec<u8> {
-    escape(&escape(text, OPTION_PARSER), SPLITTER)
+    let mut for_options = escape(text, OPTION_PARSER);
+    if for_options.first() == Some(&b'"') {
+        for_options.insert(0, b'\\');
+    }
+    escape(&for_options, SPLITTER)
 }
 
 /// The argument of Dial's `f()` that makes `name` and `number` the caller ID
@@ -267,6 +272,19 @@ mod tests {
             for number in [&b"9999200"[..], b"+4930123", b"*#9", b"9999\xe9200", b"9999a b", b"99(9)", b"9,9"] {
                 round_trip(name, number);
             }
+        }
+    }
+
+    #[test]
+    fn any_option_argument_comes_out_of_dial_as_it_went_in() {
+        for text in [&b"\""[..], b"\"x\"", b"vip,(x)", b"\\", b"[a]", b" lead", b"\"(", b""] {
+            let mut data = b"PJSIP/1,20,rs(".to_vec();
+            data.extend(option_argument(text));
+            data.extend_from_slice(b")t");
+            let args = read_app_args(&data);
+            assert_eq!(args.len(), 3, "{:?}", String::from_utf8_lossy(&data));
+            let options = read_options(&args[2]).expect("Dial accepts the options");
+            assert_eq!(options, vec![(b'r', None), (b's', Some(text.to_vec())), (b't', None)], "{:?}", String::from_utf8_lossy(text));
         }
     }
 

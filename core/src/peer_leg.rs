@@ -103,8 +103,11 @@ pub struct PeerLegs {
 /// configuration does not ask for the pre-dial handler).
 pub fn plan(node_name: &str, prefix: &str, caller: &CallerId, options: &DialOptions, inherit_header: bool) -> PeerLegs {
     let hop = node_name.to_string();
+    // Dial keeps the last of an option given twice: res_cluster's own come
+    // after the administrator's, which stay as they were written (and were
+    // checked to read as written).
     let predial = || {
-        let mut out = options.without(&['b']).to_string().into_bytes();
+        let mut out = options.to_string().into_bytes();
         out.extend_from_slice(format!("b({PREDIAL_CONTEXT}^s^1)").as_bytes());
         PeerLegs { options: out, mark: LegMark::PreDial { hop: hop.clone(), prefix: (!prefix.is_empty()).then(|| prefix.to_string()) } }
     };
@@ -128,7 +131,7 @@ pub fn plan(node_name: &str, prefix: &str, caller: &CallerId, options: &DialOpti
     let Some(forced) = dialsyntax::forced_callerid(name.as_deref(), &callerid::add_prefix(prefix, &number)) else {
         return predial();
     };
-    let mut out = options.without(&['f']).to_string().into_bytes();
+    let mut out = options.to_string().into_bytes();
     out.extend_from_slice(b"f(");
     out.extend(forced);
     out.push(b')');
@@ -178,7 +181,8 @@ mod tests {
         let args = dialsyntax::read_app_args(&data);
         assert_eq!(args.len(), 3, "{}", String::from_utf8_lossy(&data));
         let options = dialsyntax::read_options(&args[2]).expect("Dial accepts the options");
-        let get = |l: u8| options.iter().find(|(x, _)| *x == l).and_then(|(_, a)| a.clone());
+        // Dial keeps the last of an option given twice.
+        let get = |l: u8| options.iter().rev().find(|(x, _)| *x == l).and_then(|(_, a)| a.clone());
         let (name, number) = get(b'f').map(|f| dialsyntax::read_callerid(&f)).unwrap_or((None, None));
         (name, number, get(b'u'))
     }
@@ -242,7 +246,7 @@ mod tests {
     #[test]
     fn without_the_inheritable_header_or_for_an_unwritable_number_the_pre_dial_handler_marks() {
         let legs = plan("node1", "9999", &caller("A", "200"), &opts("rb(mine^s^1)"), false);
-        assert_eq!(String::from_utf8_lossy(&legs.options), "rb(res_cluster-peer-leg^s^1)");
+        assert_eq!(String::from_utf8_lossy(&legs.options), "rb(mine^s^1)b(res_cluster-peer-leg^s^1)", "the last b() is the one Dial runs");
         assert_eq!(legs.mark, LegMark::PreDial { hop: "node1".into(), prefix: Some("9999".into()) });
         let legs = plan("node1", "9999", &caller("A", "2<00"), &opts(""), true);
         assert_eq!(legs.mark, LegMark::PreDial { hop: "node1".into(), prefix: Some("9999".into()) });

@@ -34,7 +34,8 @@ fuzz_target!(|data: &[u8]| {
         LegMark::Inherited { .. } => {}
     }
     let read = dialsyntax::read_options(&args[2]).expect("Dial accepts the options");
-    let get = |l: u8| read.iter().find(|(x, _)| *x == l).and_then(|(_, a)| a.clone());
+    // Dial keeps the last of an option given twice.
+    let get = |l: u8| read.iter().rev().find(|(x, _)| *x == l).and_then(|(_, a)| a.clone());
     let Some(number) = caller.number else {
         assert!(get(b'f').is_none());
         return;
@@ -48,7 +49,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(get(b's'), caller.tag, "tag");
     // The configured options, then f, u and (with a tag) s: nothing else.
     let letters: Vec<u8> = read.iter().map(|(l, _)| *l).collect();
-    let configured = dialsyntax::read_options(options.to_string().as_bytes()).expect("configured options parse");
+    let written = dialsyntax::read_app_args(options.to_string().as_bytes());
+    let configured = dialsyntax::read_options(&written[0]).expect("configured options parse");
     let mut expected: Vec<u8> = configured.iter().map(|(l, _)| *l).collect();
     expected.extend_from_slice(if caller.tag.is_some() { b"fus" } else { b"fu" });
     assert_eq!(letters, expected);

@@ -405,3 +405,4 @@ fn a_trusted_peers_number_is_restored_byte_for_byte() {
     let mut plan = CallPlan::new(config("", &["node2"]), "101", arrival);
     assert_eq!(plan.next(&mut Gate(None, None, 0)), Action::SetCallerNumber(b"\xe9\xff200".to_vec()));
 }
+
