@@ -175,6 +175,7 @@ fn generate_bindings(include_flags: &[String], out_dir: &Path) {
         "ast_cli_command",
         "stasis_subscription",
         "stasis_message",
+        "res_cluster_cached",
         "ast_channel_tech",
         "ast_datastore",
     ];

@@ -103,6 +103,31 @@ void res_cluster_inherit_headers_once(struct ast_channel *chan);
 /* Puts back the inheritance PJSIP_INHERITABLE_HEADER gives its headers. */
 void res_cluster_inherit_headers_forever(struct ast_channel *chan);
 
+/* Device states shared between nodes (see shim.c). */
+struct res_cluster_cached {
+	char eid[20];
+	int state;
+	long long age_ms;
+};
+/* This node's entity ID, as xx:xx:xx:xx:xx:xx. */
+void res_cluster_own_eid(char *buf, size_t len);
+/* Publishes `device` in `state` (enum ast_device_state), cachable. */
+void res_cluster_devstate_publish(const char *device, int state);
+/* The cached states of `device` each node published (not the aggregate),
+ * at most `max` of them; how many. */
+int res_cluster_devstate_entries(const char *device, struct res_cluster_cached *out, int max);
+/* The state entity `eid` published for `device` and its age: 1, or 0 when
+ * there is none. */
+int res_cluster_devstate_of(const char *device, const char *eid, int *state, long long *age_ms);
+/* Removes what entity `eid` published, for `device` or (NULL) every
+ * device; how many states. */
+int res_cluster_devstate_forget(const char *eid, const char *device);
+/* Looks res_pjsip_outbound_publish's API up (once, at load); whether it is there. */
+int res_cluster_publish_api_init(void);
+/* Asks the node at the other end of outbound-publish `name` for all of its
+ * device states; -1 when there is no such outbound-publish or API. */
+int res_cluster_devstate_refresh(const char *outbound_publish);
+
 /* ast_add_extension (the context looked up by name) with a heap copy of arg
  * as the application data (the dialplan frees it), replacing what is there.
  * The dialplan keeps the registrar pointer. */

@@ -1,13 +1,15 @@
 //! The ClusterDial application: reads the call's facts, follows the core's
 //! plan, and carries each step out through Asterisk's own Dial.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::os::raw::{c_char, c_int};
 use std::sync::Arc;
 use std::time::Instant;
 
 use res_cluster_core::channel_name::pjsip_endpoint;
 use res_cluster_core::config::{ClusterConfig, Peer};
+use res_cluster_core::health::PeerState;
+use res_cluster_core::locate::{Report, Sync};
 use res_cluster_core::origin::Arrival;
 use res_cluster_core::peer_leg::{HeaderSupport, LegMark, HOP_HEADER};
 use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Lookups, Observation, Outcome, Target};
@@ -16,7 +18,8 @@ use res_cluster_core::status::DialStatus;
 use crate::ast::channel::{Channel, ExecError};
 use crate::ast::{guard, log, pbx, RawChannel};
 use crate::{ast_log, ast_verb};
-use crate::runtime::{announce, now, Runtime, LEG_HEADER};
+use crate::locate;
+use crate::runtime::{now, Runtime, LEG_HEADER};
 
 pub const APP: &str = "ClusterDial";
 /// The pre-dial handler's application, run on each new leg to a peer.
@@ -52,7 +55,7 @@ fn run(chan: &Channel, data: &str) -> c_int {
     };
     let config = runtime.config();
     let mut plan = CallPlan::new(Arc::clone(&config), data, arrival(chan));
-    let mut gate = HealthGate { chan, runtime: &runtime, config: &config };
+    let mut gate = HealthGate { chan, runtime: &runtime, config: &config, sync: None };
     loop {
         match plan.next(&mut gate) {
             Action::SetCallerNumber(number) => chan.set_caller_number(&number),
@@ -181,6 +184,8 @@ struct HealthGate<'a, 'c> {
     chan: &'a Channel<'c>,
     runtime: &'a Runtime,
     config: &'a ClusterConfig,
+    /// The peers' sync states, read once per call when first needed.
+    sync: Option<BTreeMap<String, Sync>>,
 }
 
 impl Lookups for HealthGate<'_, '_> {
@@ -198,6 +203,20 @@ impl Lookups for HealthGate<'_, '_> {
         self.runtime.header_support()
     }
 
+    fn locate(&mut self, peer: &Peer, devices: &[String]) -> Report {
+        // A peer that is down, or in holddown, is hunted as without locating.
+        if self.runtime.health().get(&peer.name).is_some_and(|h| h.state == PeerState::Down) {
+            return Report::Unknown;
+        }
+        let runtime = self.runtime;
+        let config = self.config;
+        let sync = self.sync.get_or_insert_with(|| runtime.locate_sync(config));
+        match sync.get(&peer.name) {
+            Some(Sync::Synced(eid)) => locate::report(*eid, devices),
+            _ => Report::Unknown,
+        }
+    }
+
     fn try_peer(&mut self, peer: &Peer) -> bool {
         let usable = self.runtime.health().try_peer(&peer.name, self.config.holddown.millis(), now());
         if !usable {
@@ -209,17 +228,15 @@ impl Lookups for HealthGate<'_, '_> {
 
 fn learn(runtime: &Runtime, config: &ClusterConfig, observations: Vec<Observation>) {
     let at = now();
-    let changes: Vec<_> = {
-        let mut health = runtime.health();
-        observations
-            .iter()
-            .filter_map(|o| match o {
-                Observation::Responded { peer } => health.note_response(peer, at),
-                Observation::Silent { peer, waited_ms } => {
-                    health.note_no_response(peer, *waited_ms, config.holddown.millis(), at)
+    for o in observations {
+        match o {
+            Observation::Responded { peer } => runtime.apply(|h| h.note_response(&peer, at)),
+            Observation::Silent { peer, waited_ms } => runtime.apply(|h| h.note_no_response(&peer, waited_ms, config.holddown.millis(), at)),
+            Observation::Stale { peer, devices } => {
+                if let Some(p) = config.peers.iter().find(|p| p.name == peer) {
+                    locate::forget_report(p, &devices);
                 }
-            })
-            .collect()
-    };
-    changes.iter().for_each(announce);
+            }
+        }
+    }
 }

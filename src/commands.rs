@@ -2,13 +2,19 @@
 
 use std::ffi::CStr;
 
-use res_cluster_core::report;
+use res_cluster_core::health::PeerState;
+use res_cluster_core::locate::Sync;
+use res_cluster_core::report::{self, LocationRow};
+
+use crate::ast::devstate;
+use crate::locate;
 
 use crate::ast::cli::{entry, CliError, Command, Entry};
 use crate::runtime::{now, Runtime};
 
 pub struct ShowStatus;
 pub struct ShowPeers;
+pub struct ShowLocations;
 
 impl Command for ShowStatus {
     const COMMAND: &'static CStr = c"cluster show status";
@@ -39,6 +45,41 @@ impl Command for ShowPeers {
     }
 }
 
+impl Command for ShowLocations {
+    const COMMAND: &'static CStr = c"cluster show locations";
+    const SUMMARY: &'static CStr = c"Show where the peers report a phone registered";
+    const USAGE: &'static CStr = c"Usage: cluster show locations [exten]\n       Lists every peer: whether its device states are in (synced), the\n       entity ID they come from, and its health; with an extension, the\n       state each peer reports for that phone and how old the report is\n       (locate = devstate uses them to dial only where the phone is).\n";
+    fn run(args: &[String]) -> Result<String, CliError> {
+        if args.len() > 1 {
+            return Err(CliError::Usage);
+        }
+        let exten = args.first().map(String::as_str);
+        if let Some(e) = exten {
+            res_cluster_core::args::check_exten(e).map_err(|e| CliError::Failed(e.to_string()))?;
+        }
+        let runtime = running()?;
+        let config = runtime.config();
+        let (sync, problems) = locate::sync(&config);
+        let devices = exten.map(|e| res_cluster_core::locate::devices(&config.local_dial, e)).unwrap_or_default();
+        let health = runtime.health();
+        let unknown = Sync::NotSynced;
+        let rows: Vec<LocationRow> = config
+            .peers
+            .iter()
+            .map(|p| {
+                let sync = sync.get(&p.name).unwrap_or(&unknown);
+                let phone = exten.map(|_| match sync {
+                    Sync::Synced(eid) => locate::newest(*eid, &devices),
+                    _ => None,
+                });
+                LocationRow { peer: &p.name, sync, health: health.get(&p.name).map_or(PeerState::Unknown, |h| h.state), phone }
+            })
+            .collect();
+        let phone = exten.map(|e| (e, devices.as_slice()));
+        Ok(report::locations(&config, &devstate::own_eid(), phone, &rows, &problems))
+    }
+}
+
 /// The running module's state, or the failure a command reports without it
 /// (while the module is being loaded or unloaded).
 fn running() -> Result<std::sync::Arc<Runtime>, CliError> {
@@ -47,7 +88,7 @@ fn running() -> Result<std::sync::Arc<Runtime>, CliError> {
 
 pub fn entries() -> Vec<Entry> {
     #[cfg_attr(not(feature = "fault-injection"), allow(unused_mut))]
-    let mut table = vec![entry::<ShowStatus>(), entry::<ShowPeers>()];
+    let mut table = vec![entry::<ShowStatus>(), entry::<ShowPeers>(), entry::<ShowLocations>()];
     // A second entry for a command already in the table: its registration
     // fails after the first ones succeeded.
     #[cfg(feature = "fault-injection")]

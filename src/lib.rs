@@ -11,5 +11,6 @@ mod ast;
 mod clusterdial;
 mod commands;
 mod heap;
+mod locate;
 mod module;
 mod runtime;

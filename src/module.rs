@@ -17,9 +17,9 @@ use crate::ast::cli::Commands;
 use crate::ast::config::{host_name, load, system_name, config_dir, Loaded};
 use crate::ast::pbx::Context;
 use crate::ast::endpoints::{self, Subscription};
-use crate::ast::{app, channel, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
+use crate::ast::{app, channel, devstate, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
 use crate::runtime::{self, lock, Runtime};
-use crate::{ast_log, ast_verb, clusterdial, commands};
+use crate::{ast_log, ast_verb, clusterdial, commands, locate};
 
 /// What load registered, for unload to take down.
 struct Registered {
@@ -84,6 +84,9 @@ fn load_module() -> Result<(), String> {
         if !endpoints::init_probes() {
             ast_verb!(2, "res_cluster: res_pjsip is not running: peers gone silent are not probed");
         }
+        if !devstate::init_refresh() {
+            ast_verb!(2, "res_cluster: res_pjsip_outbound_publish is not running: peers cannot be asked for their device states");
+        }
         let prober = runtime::Prober::start()?;
         Ok(Registered { commands, peer_states, prober: Some(prober), predial })
     })();
@@ -102,6 +105,7 @@ fn load_module() -> Result<(), String> {
             if let Some(runtime) = Runtime::current() {
                 runtime.header_support();
                 runtime.seed_endpoint_states();
+                locate::beacon(&runtime.config().node_name, true);
             }
             Ok(())
         }
@@ -136,6 +140,9 @@ fn unload_module() -> Result<(), String> {
     drop(registered);
     app::unregister(clusterdial::MARK_APP);
     app::unregister(clusterdial::APP);
+    if let Some(runtime) = Runtime::current() {
+        locate::beacon(&runtime.config().node_name, false);
+    }
     Runtime::stop();
     Ok(())
 }
@@ -155,6 +162,11 @@ fn reload_module() -> c_int {
     match result {
         Ok(Some(config)) => {
             ast_verb!(2, "{}", describe("reloaded", &config));
+            let old_name = runtime.config().node_name.clone();
+            if old_name != config.node_name {
+                locate::beacon(&old_name, false);
+                locate::beacon(&config.node_name, true);
+            }
             runtime.replace_config(config);
             runtime.header_support();
             runtime.seed_endpoint_states();
@@ -188,11 +200,12 @@ fn read_config(only_if_changed: bool) -> Result<Option<ClusterConfig>, String> {
 fn describe(what: &str, c: &ClusterConfig) -> String {
     let peers: Vec<&str> = c.peers.iter().map(|p| p.name.as_str()).collect();
     format!(
-        "res_cluster {what}: node {}, {} peer(s) [{}], strategy {} (built against {}, build options {})",
+        "res_cluster {what}: node {}, {} peer(s) [{}], strategy {}, locate {} (built against {}, build options {})",
         c.node_name,
         peers.len(),
         peers.join(", "),
         c.strategy.as_str(),
+        c.locate.as_str(),
         env!("RES_CLUSTER_HEADERS"),
         env!("RES_CLUSTER_BUILDOPT_SUM"),
     )

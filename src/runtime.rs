@@ -2,19 +2,21 @@
 //! peer health and the counters. Calls take a reference when they start, so a
 //! reload changes new calls only.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use once_cell::sync::Lazy;
-use res_cluster_core::config::ClusterConfig;
+use res_cluster_core::config::{ClusterConfig, Locate};
+use res_cluster_core::locate::Sync;
 use res_cluster_core::peer_leg::{self, HeaderSupport};
-use res_cluster_core::health::{HealthTable, Now, Reachability, StateChange};
+use res_cluster_core::health::{HealthTable, Now, PeerState, Reachability, StateChange};
 use res_cluster_core::stats::Counters;
 
 use crate::ast::{endpoints, guard, manager, pbx};
-use crate::ast_verb;
+use crate::locate;
+use crate::{ast_log, ast_verb};
 
 pub struct Runtime {
     config: RwLock<Arc<ClusterConfig>>,
@@ -24,6 +26,8 @@ pub struct Runtime {
     marking: Mutex<Option<&'static str>>,
     /// PJSIP endpoints with a probe on its way.
     probing: Mutex<HashSet<String>>,
+    /// Problems with the peers' entity IDs, as last logged.
+    locate_problems: Mutex<BTreeSet<String>>,
 }
 
 static CURRENT: Lazy<RwLock<Option<Arc<Runtime>>>> = Lazy::new(|| RwLock::new(None));
@@ -51,6 +55,7 @@ impl Runtime {
             counters: Mutex::new(Counters::default()),
             marking: Mutex::new(None),
             probing: Mutex::new(HashSet::new()),
+            locate_problems: Mutex::new(BTreeSet::new()),
         });
         *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(runtime);
     }
@@ -100,12 +105,37 @@ impl Runtime {
         peer_leg::describe(self.config().peer_leg_marking, self.header_support())
     }
 
-    /// Applies a health change and announces it, if there is one.
-    fn apply(&self, change: impl FnOnce(&mut HealthTable) -> Option<StateChange>) {
+    /// Applies a health change and announces it, if there is one. With
+    /// locating, a peer that goes down has what it reported forgotten, and
+    /// one that comes up is asked for all of its device states.
+    pub fn apply(&self, change: impl FnOnce(&mut HealthTable) -> Option<StateChange>) {
         let change = change(&mut self.health());
-        if let Some(c) = change {
-            announce(&c);
+        let Some(c) = change else { return };
+        announce(&c);
+        let config = self.config();
+        if config.locate != Locate::DevState {
+            return;
         }
+        if let Some(peer) = config.peers.iter().find(|p| p.name == c.peer) {
+            match c.to {
+                PeerState::Down => locate::forget_peer(peer),
+                PeerState::Up => locate::refresh(peer),
+                PeerState::Unknown => {}
+            }
+        }
+    }
+
+    /// The peers' sync states for locating; problems with their entity IDs
+    /// are logged as errors, each once while it lasts.
+    pub fn locate_sync(&self, config: &ClusterConfig) -> BTreeMap<String, Sync> {
+        let (sync, problems) = locate::sync(config);
+        let now: BTreeSet<String> = problems.iter().map(ToString::to_string).collect();
+        let mut known = lock(&self.locate_problems);
+        for p in now.difference(&known) {
+            ast_log!(Error, "res_cluster: {p}");
+        }
+        *known = now;
+        sync
     }
 
     /// Reads each peer's endpoint state as it is now: Asterisk publishes

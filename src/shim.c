@@ -31,6 +31,7 @@
 #include <asterisk/datastore.h>
 #include <asterisk/sorcery.h>
 #include <asterisk/taskprocessor.h>
+#include <asterisk/devicestate.h>
 
 #include <dlfcn.h>
 
@@ -278,6 +279,180 @@ int res_cluster_pjsip_probe(const char *endpoint, int timeout_ms, res_cluster_pr
 	return 0;
 }
 
+/*
+ * Device states, as the nodes share them (res_pjsip_publish_asterisk): the
+ * device-state cache holds one state per device per entity ID.
+ */
+
+void res_cluster_own_eid(char *buf, size_t len)
+{
+	ast_eid_to_str(buf, len, &ast_eid_default);
+}
+
+void res_cluster_devstate_publish(const char *device, int state)
+{
+	ast_devstate_changed_literal(state, AST_DEVSTATE_CACHABLE, device);
+}
+
+static long long age_ms(struct stasis_message *msg)
+{
+	const struct timeval *at = stasis_message_timestamp(msg);
+
+	return at ? ast_tvdiff_ms(ast_tvnow(), *at) : 0;
+}
+
+int res_cluster_devstate_entries(const char *device, struct res_cluster_cached *out, int max)
+{
+	struct ao2_container *all = stasis_cache_get_all(ast_device_state_cache(), ast_device_state_message_type(), device);
+	struct ao2_iterator it;
+	struct stasis_message *msg;
+	int count = 0;
+
+	if (!all) {
+		return 0;
+	}
+	it = ao2_iterator_init(all, 0);
+	for (; count < max && (msg = ao2_iterator_next(&it)); ao2_ref(msg, -1)) {
+		struct ast_device_state_message *state = stasis_message_data(msg);
+
+		/* No EID: the aggregate over all of them. */
+		if (!state || !state->eid) {
+			continue;
+		}
+		ast_eid_to_str(out[count].eid, sizeof(out[count].eid), (struct ast_eid *) state->eid);
+		out[count].state = state->state;
+		out[count].age_ms = age_ms(msg);
+		count++;
+	}
+	ao2_iterator_destroy(&it);
+	ao2_ref(all, -1);
+	return count;
+}
+
+int res_cluster_devstate_of(const char *device, const char *eid_text, int *state_out, long long *age_out)
+{
+	struct ast_eid eid;
+	struct stasis_message *msg;
+	struct ast_device_state_message *state;
+
+	if (ast_str_to_eid(&eid, eid_text)) {
+		return 0;
+	}
+	msg = stasis_cache_get_by_eid(ast_device_state_cache(), ast_device_state_message_type(), device, &eid);
+	if (!msg) {
+		return 0;
+	}
+	state = stasis_message_data(msg);
+	*state_out = state->state;
+	*age_out = age_ms(msg);
+	ao2_ref(msg, -1);
+	return 1;
+}
+
+/* Removes a cached state as ast_device_state_clear_cache does for this
+ * node's own: a clear message for it, on its device's topic. */
+static int forget_cb(void *obj, void *arg, int flags)
+{
+	struct stasis_message *msg = obj;
+	struct ast_device_state_message *state = stasis_message_data(msg);
+	struct stasis_message *clear;
+
+	if (!state || !state->device) {
+		return 0;
+	}
+	clear = stasis_cache_clear_create(msg);
+	if (clear) {
+		stasis_publish(ast_device_state_topic(state->device), clear);
+		ao2_ref(clear, -1);
+	}
+	return 0;
+}
+
+int res_cluster_devstate_forget(const char *eid_text, const char *device)
+{
+	struct ast_eid eid;
+	int count = 0;
+
+	if (ast_str_to_eid(&eid, eid_text)) {
+		return 0;
+	}
+	if (device) {
+		struct stasis_message *msg = stasis_cache_get_by_eid(ast_device_state_cache(),
+			ast_device_state_message_type(), device, &eid);
+
+		if (msg) {
+			forget_cb(msg, NULL, 0);
+			ao2_ref(msg, -1);
+			count = 1;
+		}
+	} else {
+		struct ao2_container *all = stasis_cache_dump_by_eid(ast_device_state_cache(),
+			ast_device_state_message_type(), &eid);
+
+		if (all) {
+			count = ao2_container_count(all);
+			ao2_callback(all, OBJ_NODATA, forget_cb, NULL);
+			ao2_ref(all, -1);
+		}
+	}
+	return count;
+}
+
+/*
+ * A refresh request, through res_pjsip_outbound_publish's API: the node at
+ * the other end of the outbound-publish sends all of its own device states
+ * again (res_pjsip_publish_asterisk answers {"type":"refresh"} so). Looked
+ * up at load, as res_pjsip's are (see above).
+ */
+struct ast_sip_outbound_publish_client;
+struct res_cluster_sip_body {
+	/* struct ast_sip_body (res_pjsip.h): type, subtype, body_text. */
+	const char *type;
+	const char *subtype;
+	const char *body_text;
+};
+
+static struct {
+	struct ast_sip_outbound_publish_client *(*get)(const char *name);
+	int (*send)(struct ast_sip_outbound_publish_client *client, const struct res_cluster_sip_body *body);
+} publish_api;
+
+int res_cluster_publish_api_init(void)
+{
+	*(void **) &publish_api.get = dlsym(RTLD_DEFAULT, "ast_sip_publish_client_get");
+	*(void **) &publish_api.send = dlsym(RTLD_DEFAULT, "ast_sip_publish_client_send");
+	if (!publish_api.get || !publish_api.send) {
+		memset(&publish_api, 0, sizeof(publish_api));
+		return 0;
+	}
+	return 1;
+}
+
+int res_cluster_devstate_refresh(const char *outbound_publish)
+{
+	struct ast_sip_outbound_publish_client *client;
+	struct res_cluster_sip_body body = { .type = "application", .subtype = "json" };
+	char eid[20];
+	char *text;
+	struct ast_json *json;
+	int res = -1;
+
+	if (!publish_api.get || !(client = publish_api.get(outbound_publish))) {
+		return -1;
+	}
+	ast_eid_to_str(eid, sizeof(eid), &ast_eid_default);
+	json = ast_json_pack("{ s: s, s: s }", "type", "refresh", "eid", eid);
+	text = json ? ast_json_dump_string(json) : NULL;
+	if (text) {
+		body.body_text = text;
+		res = publish_api.send(client, &body);
+		ast_json_free(text);
+	}
+	ast_json_unref(json);
+	ao2_ref(client, -1);
+	return res;
+}
+
 int res_cluster_dialed_cause(struct ast_channel *chan, const char *leg, char *buf, size_t len)
 {
 	struct ast_control_pvt_cause_code *cause;
@@ -497,9 +672,10 @@ int res_cluster_manager_event(const char *event, const char *body)
 
 /* The loader checks the key and the build-option sum before calling load;
  * both come from the headers this file was compiled against. app_dial (the
- * Dial that ClusterDial drives) is required. res_pjsip is optional: its
- * API probes a peer gone silent, and when present it must be loaded first
- * and stay loaded while res_cluster is. Nothing else is named: the PJSIP
+ * Dial that ClusterDial drives) is required. res_pjsip and
+ * res_pjsip_outbound_publish are optional: their APIs probe a peer gone
+ * silent and ask a peer for its device states, and when present they must be
+ * loaded first and stay loaded while res_cluster is. Nothing else is named: the PJSIP
  * header functions are looked up by name when a call needs them, so naming
  * chan_pjsip or res_pjsip_header_funcs here would only stop them from being
  * unloaded or refreshed while res_cluster is loaded. */
@@ -510,5 +686,5 @@ AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "Cluster dialling acro
 	.reload = res_cluster_reload,
 	.load_pri = AST_MODPRI_DEFAULT,
 	.requires = "app_dial",
-	.optional_modules = "res_pjsip",
+	.optional_modules = "res_pjsip,res_pjsip_outbound_publish",
 );

@@ -9,6 +9,7 @@ use std::fmt;
 pub use text::parse_text;
 
 use super::dialopts::DialOptions;
+use super::eid::Eid;
 use super::seconds::Seconds;
 use super::status::DialStatus;
 use super::template::DialTemplate;
@@ -87,6 +88,25 @@ impl LegMarking {
     }
 }
 
+/// Whether ClusterDial knows where phones are before it dials a peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locate {
+    /// Peers are hunted: asked in turn (or all at once) until one answers.
+    Off,
+    /// Peers' device states, shared by PJSIP publication, say where each
+    /// phone is (see `locate`).
+    DevState,
+}
+
+impl Locate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Locate::Off => "off",
+            Locate::DevState => "devstate",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Peer {
     /// The section name: the peer's node name.
@@ -96,6 +116,12 @@ pub struct Peer {
     pub endpoint: String,
     /// The PJSIP endpoint calls to this peer leave on, when `dial` names one.
     pub outbound_endpoint: Option<String>,
+    /// The outbound-publish (pjsip.conf) that sends this node's device
+    /// states to the peer; a refresh request to the peer goes through it.
+    pub outbound_publish: String,
+    /// The peer's entity ID, when configured: it must agree with the one its
+    /// publications carry.
+    pub entity_id: Option<Eid>,
 }
 
 impl Peer {
@@ -123,6 +149,7 @@ pub struct ClusterConfig {
     pub peer_timeout: Seconds,
     pub holddown: Seconds,
     pub peer_leg_marking: LegMarking,
+    pub locate: Locate,
     pub peers: Vec<Peer>,
 }
 
@@ -174,7 +201,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-pub const GENERAL_KEYS: [&str; 10] = [
+pub const GENERAL_KEYS: [&str; 11] = [
     "node_name",
     "local_dial",
     "ring_timeout",
@@ -185,8 +212,9 @@ pub const GENERAL_KEYS: [&str; 10] = [
     "peer_timeout",
     "holddown",
     "peer_leg_marking",
+    "locate",
 ];
-pub const PEER_KEYS: [&str; 3] = ["type", "dial", "endpoint"];
+pub const PEER_KEYS: [&str; 5] = ["type", "dial", "endpoint", "outbound_publish", "entity_id"];
 
 /// Checks every section and key; the first fault found is returned.
 pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, ConfigError> {
@@ -260,6 +288,14 @@ pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, Conf
         },
         None => LegMarking::Auto,
     };
+    let locate = match general.get("locate") {
+        Some(e) => match e.value.trim().to_ascii_lowercase().as_str() {
+            "off" | "no" | "" => Locate::Off,
+            "devstate" => Locate::DevState,
+            other => return Err(general.error(Some(e), format!("'{other}' is not a way to locate phones; use off or devstate"))),
+        },
+        None => Locate::Off,
+    };
 
     let mut peers: Vec<Peer> = Vec::new();
     for section in &peer_sections {
@@ -288,6 +324,7 @@ pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, Conf
         peer_timeout,
         holddown,
         peer_leg_marking,
+        locate,
         peers,
     })
 }
@@ -348,7 +385,22 @@ fn build_peer(section: &Section) -> Result<Peer, ConfigError> {
             section.missing("endpoint", &format!("dial '{}' names no PJSIP endpoint to take it from; set endpoint", dial))
         })?,
     };
-    Ok(Peer { name, dial, endpoint, outbound_endpoint })
+    let outbound_publish = match section.get("outbound_publish") {
+        Some(e) => {
+            let v = e.value.trim();
+            let ok = !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic() && !"/@,;&$()".contains(c));
+            if !ok {
+                return Err(section.error(Some(e), format!("'{v}' is not the name of a pjsip.conf outbound-publish")));
+            }
+            v.to_string()
+        }
+        None => endpoint.clone(),
+    };
+    let entity_id = match section.get("entity_id") {
+        Some(e) => Some(Eid::parse(&e.value).map_err(|m| section.error(Some(e), m))?),
+        None => None,
+    };
+    Ok(Peer { name, dial, endpoint, outbound_endpoint, outbound_publish, entity_id })
 }
 
 /// One section, its keys checked for duplicates, with error helpers.

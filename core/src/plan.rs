@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use super::args::{self, ArgError, CallArgs};
 use super::callerid;
-use super::config::{ClusterConfig, Peer, Strategy};
+use super::config::{ClusterConfig, Locate, Peer, Strategy};
+use super::locate::{self, Report};
 use super::origin::{Arrival, Origin};
 use super::peer_leg::{self, HeaderSupport, LegMark};
 use super::status::DialStatus;
@@ -26,6 +27,9 @@ pub trait Lookups {
     /// What Asterisk offers now for SIP headers on new legs. Asked before
     /// each forward (res_pjsip_header_funcs may come and go).
     fn header_support(&mut self) -> HeaderSupport;
+    /// What `peer` reports of the phone's `devices`, with `locate =
+    /// devstate`; asked once per peer, when the local attempt has failed.
+    fn locate(&mut self, peer: &Peer, devices: &[String]) -> Report;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,11 +68,14 @@ pub struct DialResult {
     pub answered_endpoint: Option<String>,
 }
 
-/// What a Dial taught about a peer's health.
+/// What a Dial taught about a peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Observation {
     Responded { peer: String },
     Silent { peer: String, waited_ms: u64 },
+    /// The peer reported the phone present, yet answered that it is not
+    /// there: its reports are suspect.
+    Stale { peer: String, devices: Vec<String> },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,6 +103,12 @@ pub struct Outcome {
     pub forwarded: bool,
     /// A cluster call that would have been forwarded had it been a phone's.
     pub loop_refused: bool,
+    /// With locating: a peer that reported the phone present was dialled.
+    pub located: bool,
+    /// With locating: a peer whose reports were unknown was dialled.
+    pub hunted: bool,
+    /// With locating: every peer reported the phone absent; no INVITE left.
+    pub zero_invite: bool,
     /// One line for the verbose log.
     pub summary: String,
 }
@@ -112,6 +125,9 @@ impl Outcome {
             answered_by_peer: false,
             forwarded: false,
             loop_refused: false,
+            located: false,
+            hunted: false,
+            zero_invite: false,
             summary,
         }
     }
@@ -138,6 +154,11 @@ pub struct CallPlan {
     best: Option<DialStatus>,
     forwarded: bool,
     observations: Vec<Observation>,
+    /// With locating, once the peers are ordered: those that reported the
+    /// phone present.
+    located: Option<Vec<usize>>,
+    dialled_located: bool,
+    dialled_hunted: bool,
 }
 
 impl CallPlan {
@@ -151,7 +172,19 @@ impl CallPlan {
                 (None, State::Finished(o))
             }
         };
-        CallPlan { config, origin, args, arrival, state, best: None, forwarded: false, observations: Vec::new() }
+        CallPlan {
+            config,
+            origin,
+            args,
+            arrival,
+            state,
+            best: None,
+            forwarded: false,
+            observations: Vec::new(),
+            located: None,
+            dialled_located: false,
+            dialled_hunted: false,
+        }
     }
 
     pub fn origin(&self) -> &Origin {
@@ -177,6 +210,15 @@ impl CallPlan {
                     return Action::Dial(self.local_request());
                 }
                 State::Forward(mut rest) => {
+                    if self.config.locate == Locate::DevState && self.located.is_none() {
+                        let route = self.route(&rest, lookups);
+                        self.located = Some(route.located.clone());
+                        rest = route.located.iter().chain(&route.hunted).copied().collect();
+                        if rest.is_empty() {
+                            self.finish_nowhere(route.absent, lookups);
+                            continue;
+                        }
+                    }
                     let mut dialled = Vec::new();
                     while !rest.is_empty() {
                         let i = rest.remove(0);
@@ -203,6 +245,10 @@ impl CallPlan {
                         }
                     }
                     self.forwarded = true;
+                    if let Some(located) = &self.located {
+                        self.dialled_located |= dialled.iter().any(|i| located.contains(i));
+                        self.dialled_hunted |= dialled.iter().any(|i| !located.contains(i));
+                    }
                     let request = self.peer_request(&dialled, lookups.header_support());
                     self.state = State::AwaitPeers { dialled, rest };
                     return Action::Dial(request);
@@ -265,14 +311,18 @@ impl CallPlan {
         let config = Arc::clone(&self.config);
         let peers: Vec<&Peer> = dialled.iter().map(|&i| &config.peers[i]).collect();
         let silence_limit = config.peer_timeout.millis().saturating_sub(20);
-        for p in &peers {
+        let status = r.status.unwrap_or(DialStatus::ChanUnavail);
+        for (&i, p) in dialled.iter().zip(&peers) {
             if r.responded.iter().any(|ep| p.owns_leg(ep)) {
                 self.observations.push(Observation::Responded { peer: p.name.clone() });
+                let was_located = self.located.as_ref().is_some_and(|l| l.contains(&i));
+                if was_located && status == DialStatus::ChanUnavail {
+                    self.observations.push(Observation::Stale { peer: p.name.clone(), devices: self.devices() });
+                }
             } else if r.elapsed_ms >= silence_limit {
                 self.observations.push(Observation::Silent { peer: p.name.clone(), waited_ms: r.elapsed_ms });
             }
         }
-        let status = r.status.unwrap_or(DialStatus::ChanUnavail);
         let names: Vec<&str> = peers.iter().map(|p| p.name.as_str()).collect();
         if status != DialStatus::Answer {
             if let Some(o) = Self::caller_left(&r, status, &format!(" while {} rang", names.join(", "))) {
@@ -344,7 +394,35 @@ impl CallPlan {
 
     fn finish(&mut self, mut outcome: Outcome) {
         outcome.forwarded |= self.forwarded;
+        outcome.located |= self.dialled_located;
+        outcome.hunted |= self.dialled_hunted;
         self.state = State::Finished(outcome);
+    }
+
+    /// The devices whose state says where the phone is.
+    fn devices(&self) -> Vec<String> {
+        self.exten().map(|e| locate::devices(&self.config.local_dial, e)).unwrap_or_default()
+    }
+
+    /// Asks what each peer reports of the phone, and orders the peers.
+    fn route(&self, peers: &[usize], lookups: &mut dyn Lookups) -> locate::Route {
+        let devices = self.devices();
+        let reports: Vec<(usize, Report)> = peers.iter().map(|&i| (i, lookups.locate(&self.config.peers[i], &devices))).collect();
+        locate::route(&reports)
+    }
+
+    /// Every peer reported the phone absent: it is registered nowhere, and
+    /// no INVITE leaves. (A call marked as forwarded still ends as a
+    /// cluster call does.)
+    fn finish_nowhere(&mut self, absent: usize, lookups: &mut dyn Lookups) {
+        self.origin = std::mem::replace(&mut self.origin, Origin::Phone).with_hop_header(lookups.hop_header().as_deref());
+        if self.origin.is_cluster_call() {
+            return self.finish_cluster_call(self.best.unwrap_or(DialStatus::ChanUnavail));
+        }
+        let status = self.best.unwrap_or(DialStatus::ChanUnavail);
+        let mut o = Outcome::new(status, format!("registered on no peer ({absent} report it absent); no INVITE sent; {status}"));
+        o.zero_invite = true;
+        self.finish(o);
     }
 
     /// The caller number to restore on a call that a configured peer prefixed.

@@ -1,7 +1,8 @@
 //! The text of `cluster show status` and `cluster show peers`.
 
 use super::config::ClusterConfig;
-use super::health::HealthTable;
+use super::health::{HealthTable, PeerState};
+use super::locate::{state, Problem, Sync};
 use super::stats::Counters;
 
 /// `marking`: how peer legs are marked now; `heap`: bytes and blocks the
@@ -19,6 +20,10 @@ pub fn status(config: &ClusterConfig, counters: &Counters, marking: &str, heap: 
         ("Answered by a peer", counters.answered_by_peer.to_string()),
         ("Loops refused", counters.loops_refused.to_string()),
         ("Invalid arguments", counters.invalid_arguments.to_string()),
+        ("Locate", config.locate.as_str().to_string()),
+        ("Located", counters.located.to_string()),
+        ("Hunted", counters.hunted.to_string()),
+        ("Zero-INVITE calls", counters.zero_invite.to_string()),
         ("Module memory", format!("{} bytes in {} blocks", heap.0, heap.1)),
     ];
     rows.iter().map(|(k, v)| format!("{:<20} {v}\n", format!("{k}:"))).collect()
@@ -43,6 +48,63 @@ pub fn peers(config: &ClusterConfig, health: &HealthTable, now_wall_s: u64) -> S
     }
     out.push_str(&format!("{} peer(s)\n", config.peers.len()));
     out
+}
+
+/// One peer's line in `cluster show locations`.
+pub struct LocationRow<'a> {
+    pub peer: &'a str,
+    pub sync: &'a Sync,
+    pub health: PeerState,
+    /// With a phone asked for: its state there (None: no entry) and the
+    /// report's age.
+    pub phone: Option<Option<(i32, u64)>>,
+}
+
+/// `cluster show locations [exten]`.
+pub fn locations(config: &ClusterConfig, own_eid: &str, phone: Option<(&str, &[String])>, rows: &[LocationRow], problems: &[Problem]) -> String {
+    let mut out = String::new();
+    if let Some((exten, devices)) = phone {
+        out.push_str(&format!("Phone {exten} ({}); locate = {}\n", devices.join("&"), config.locate.as_str()));
+    } else {
+        out.push_str(&format!("locate = {}\n", config.locate.as_str()));
+    }
+    let head = format!("{:<16} {:<10} {:<18} {:<8}", "Peer", "Synced", "Entity ID", "Health");
+    out.push_str(&head);
+    if phone.is_some() {
+        out.push_str(&format!(" {:<12} {}", "Phone", "Reported"));
+    }
+    out.push('\n');
+    for r in rows {
+        let (synced, eid) = match r.sync {
+            Sync::Synced(e) => ("yes", e.to_string()),
+            Sync::NotSynced => ("no", "-".to_string()),
+            Sync::Untrusted => ("refused", "-".to_string()),
+        };
+        out.push_str(&format!("{:<16} {:<10} {:<18} {:<8}", r.peer, synced, eid, r.health.as_str()));
+        if let Some(report) = r.phone {
+            let (what, when) = match (r.sync, report) {
+                (Sync::Synced(_), Some((st, age_ms))) if state::present(st) => (state::name(st).to_string(), ago_ms(age_ms)),
+                (Sync::Synced(_), Some((st, age_ms))) => (format!("absent ({})", state::name(st)), ago_ms(age_ms)),
+                (Sync::Synced(_), None) => ("absent".to_string(), "-".to_string()),
+                _ => ("unknown".to_string(), "-".to_string()),
+            };
+            out.push_str(&format!(" {what:<12} {when}"));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!("{} peer(s); this node is {own_eid}\n", rows.len()));
+    for p in problems {
+        out.push_str(&format!("Refused: {p}\n"));
+    }
+    out
+}
+
+fn ago_ms(ms: u64) -> String {
+    if ms < 10_000 {
+        format!("{:.1} s ago", ms as f64 / 1000.0)
+    } else {
+        ago(ms / 1000)
+    }
 }
 
 fn ago(secs: u64) -> String {
@@ -78,6 +140,26 @@ mod tests {
     }
 
     #[test]
+    fn locations_show_each_peers_view_of_a_phone() {
+        use crate::eid::Eid;
+        let e2 = Eid::parse("02:00:00:00:00:02").unwrap();
+        let (synced, not) = (Sync::Synced(e2), Sync::NotSynced);
+        let rows = [
+            LocationRow { peer: "node2", sync: &synced, health: PeerState::Up, phone: Some(Some((state::INUSE, 2_500))) },
+            LocationRow { peer: "node3", sync: &synced, health: PeerState::Up, phone: Some(None) },
+            LocationRow { peer: "node4", sync: &not, health: PeerState::Down, phone: Some(Some((state::NOT_INUSE, 1))) },
+        ];
+        let devices = vec!["PJSIP/102".to_string()];
+        let text = locations(&config(), "02:00:00:00:00:01", Some(("102", &devices)), &rows, &[]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "Phone 102 (PJSIP/102); locate = off");
+        assert!(lines[2].starts_with("node2") && lines[2].contains("yes") && lines[2].contains("02:00:00:00:00:02") && lines[2].contains("INUSE") && lines[2].ends_with("2.5 s ago"), "{}", lines[2]);
+        assert!(lines[3].contains("absent") && lines[3].ends_with('-'), "{}", lines[3]);
+        assert!(lines[4].contains(" no ") && lines[4].contains("DOWN") && lines[4].contains("unknown"), "{}", lines[4]);
+        assert_eq!(lines[5], "3 peer(s); this node is 02:00:00:00:00:01");
+    }
+
+    #[test]
     fn formats_utc_dates() {
         assert_eq!(utc(0), "1970-01-01 00:00:00");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00");
@@ -86,10 +168,21 @@ mod tests {
 
     #[test]
     fn status_shows_node_and_every_counter() {
-        let c = Counters { calls: 9, answered_locally: 2, forwarded: 5, answered_by_peer: 4, loops_refused: 1, invalid_arguments: 3 };
+        let c = Counters {
+            calls: 9,
+            answered_locally: 2,
+            forwarded: 5,
+            answered_by_peer: 4,
+            loops_refused: 1,
+            invalid_arguments: 3,
+            located: 6,
+            hunted: 7,
+            zero_invite: 8,
+        };
         let text = status(&config(), &c, "a pre-dial handler", (4096, 12));
         for line in ["Node:                node1", "Strategy:            sequential", "Calls:               9",
-                     "Peer legs marked by: a pre-dial handler",
+                     "Peer legs marked by: a pre-dial handler", "Locate:              off", "Located:             6",
+                     "Hunted:              7", "Zero-INVITE calls:   8",
                      "Answered locally:    2", "Forwarded:           5", "Answered by a peer:  4",
                      "Loops refused:       1", "Invalid arguments:   3",
                      "Module memory:       4096 bytes in 12 blocks"] {

@@ -10,6 +10,13 @@ pub struct Counters {
     pub answered_by_peer: u64,
     pub loops_refused: u64,
     pub invalid_arguments: u64,
+    /// With locating: calls that dialled a peer reporting the phone present.
+    pub located: u64,
+    /// With locating: calls that dialled a peer whose reports were unknown.
+    pub hunted: u64,
+    /// With locating: calls for a phone every peer reported absent, ended
+    /// without an INVITE.
+    pub zero_invite: u64,
 }
 
 impl Counters {
@@ -20,5 +27,8 @@ impl Counters {
         self.answered_by_peer += u64::from(outcome.answered_by_peer);
         self.loops_refused += u64::from(outcome.loop_refused);
         self.invalid_arguments += u64::from(outcome.invalid.is_some());
+        self.located += u64::from(outcome.located);
+        self.hunted += u64::from(outcome.hunted);
+        self.zero_invite += u64::from(outcome.zero_invite);
     }
 }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod channel;
 pub mod cli;
 pub mod config;
+pub mod devstate;
 pub mod guard;
 pub mod log;
 pub mod pbx;

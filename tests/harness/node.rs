@@ -60,6 +60,11 @@ pub struct NodeSpec {
     pub records: bool,
     /// Extra lines for pjsip.conf.
     pub pjsip: String,
+    /// Share device states with the peers (PJSIP publications, a beacon
+    /// filter) and locate phones through them: `locate = devstate`.
+    pub locate: bool,
+    /// The node's entityid in asterisk.conf; default 02:00:00:00:00:<index>.
+    pub entity_id: Option<String>,
     /// Modules to leave out of the list the node loads.
     pub without_modules: Vec<&'static str>,
 }
@@ -88,6 +93,8 @@ impl NodeSpec {
             records: false,
             pjsip: String::new(),
             without_modules: Vec::new(),
+            locate: false,
+            entity_id: None,
         }
     }
 
@@ -488,6 +495,9 @@ const MODULES: [&str; 30] = [
     "codec_ulaw.so",
 ];
 
+/// Device states shared with the peers over PJSIP.
+const PUBLISH_MODULES: [&str; 3] = ["res_pjsip_outbound_publish.so", "res_pjsip_publish_asterisk.so", "res_pjsip_authenticator_digest.so"];
+
 /// Call records: CDRs to CSV, CEL events to CSV (cel_custom needs
 /// res_cdrel_custom loaded before it in 22.10).
 const RECORD_MODULES: [&str; 3] = ["cdr_csv.so", "res_cdrel_custom.so", "cel_custom.so"];
@@ -495,7 +505,7 @@ const RECORD_MODULES: [&str; 3] = ["cdr_csv.so", "res_cdrel_custom.so", "cel_cus
 fn write_configs(net: &Net, spec: &NodeSpec, inside: &str, dirs: &Dirs, etc: &std::path::Path, ip: &str) {
     let name = spec.name();
     let files: Vec<(&str, String)> = vec![
-        ("asterisk.conf", asterisk_conf(inside, dirs, &name)),
+        ("asterisk.conf", asterisk_conf(inside, dirs, &name, &spec.entity_id.clone().unwrap_or_else(|| format!("02:00:00:00:00:{:02x}", spec.index)))),
         ("modules.conf", modules_conf(spec)),
         ("cdr.conf", format!("[general]\nenable = {}\n\n[csv]\nusegmtime = yes\nloguniqueid = yes\n", yes(spec.records))),
         ("cel.conf", format!("[general]\nenable = {}\napps = all\nevents = ALL\n", yes(spec.records))),
@@ -519,14 +529,14 @@ fn logger_conf(quiet: bool) -> String {
     format!("[general]\ndateformat = %F %T.%3q\n[logfiles]\nmessages.log => {levels}\n")
 }
 
-fn asterisk_conf(inside: &str, dirs: &Dirs, name: &str) -> String {
+fn asterisk_conf(inside: &str, dirs: &Dirs, name: &str, entity_id: &str) -> String {
     let (modules, data) = (&dirs.modules, &dirs.data);
     format!(
         "[directories]\nastetcdir => {inside}/etc\nastmoddir => {modules}\nastvarlibdir => /var/lib/asterisk\n\
          astdbdir => {inside}/db\nastkeydir => {inside}/keys\nastdatadir => {data}\n\
          astagidir => /usr/share/asterisk/agi-bin\nastspooldir => {inside}/spool\nastrundir => {inside}/run\n\
          astlogdir => {inside}/log\nastcachedir => {inside}/cache\nastsbindir => /usr/sbin\n\n\
-         [options]\nsystemname = {name}\n"
+         [options]\nsystemname = {name}\nentityid = {entity_id}\n"
     )
 }
 
@@ -541,7 +551,8 @@ fn yes(on: bool) -> &'static str {
 fn modules_conf(spec: &NodeSpec) -> String {
     let mut s = String::from("[modules]\nautoload = no\n");
     let records: &[&str] = if spec.records { &RECORD_MODULES } else { &[] };
-    for m in MODULES.iter().chain(records).filter(|m| !spec.without_modules.contains(m)) {
+    let publish: &[&str] = if spec.locate { &PUBLISH_MODULES } else { &[] };
+    for m in MODULES.iter().chain(records).chain(publish).filter(|m| !spec.without_modules.contains(m)) {
         let _ = writeln!(s, "load = {m}");
     }
     if spec.load_module {
@@ -608,12 +619,30 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
             aor = spec.peer_aor,
         );
     }
+    if spec.locate {
+        for &p in spec.peers.iter().chain(&spec.endpoints_only) {
+            let peer_ip = net.node(p);
+            let me = spec.index;
+            // This node's device states (phones, and the beacon) go to the
+            // peer, into the inbound-publication named after the endpoint it
+            // has for this node; the peer's come in on ours for it.
+            let _ = write!(
+                s,
+                "[cluster-node{p}]\ntype = outbound-publish\nserver_uri = sip:cluster-node{me}@{peer_ip}:5060\n\
+                 event = asterisk-devicestate\n@device_state_filter = ^(PJSIP/|Cluster:)\n\n\
+                 [cluster-node{p}]\ntype = inbound-publication\nendpoint = cluster-node{p}\n\
+                 event_asterisk-devicestate = cluster-node{p}\n\n\
+                 [cluster-node{p}]\ntype = asterisk-publication\ndevice_state = yes\ndevicestate_publish = cluster-node{p}\n\n"
+            );
+        }
+    }
     s.push_str(&spec.pjsip);
     s
 }
 
 fn res_cluster_conf(spec: &NodeSpec) -> String {
-    let mut s = format!("[general]\n{}\n", spec.general);
+    let locate = if spec.locate { "locate = devstate\n" } else { "" };
+    let mut s = format!("[general]\n{locate}{}\n", spec.general);
     for &p in &spec.peers {
         let _ = write!(s, "\n[node{p}]\ntype = peer\ndial = PJSIP/${{EXTEN}}@cluster-node{p}\nendpoint = cluster-node{p}\n");
     }

@@ -55,12 +55,7 @@ impl Phone {
     /// A phone at an address of the caller's choice (a second phone for the
     /// same extension on another node).
     pub fn register_from(ip: String, node: &Node, exten: &str, behaviour: Behaviour) -> Phone {
-        let status = sipp("register.xml", &ip)
-            .args(["-m", "1", "-s", exten, "-timeout", "10"])
-            .arg(format!("{}:5060", node.ip))
-            .status()
-            .expect("run sipp (install sip-tester)");
-        assert!(status.success(), "phone {exten} could not register on {}", node.name);
+        send_register(&ip, 5060, node, exten, 3600);
         let (file, delay_ms) = match behaviour {
             Behaviour::Answer => ("phone_answer.xml", 0),
             Behaviour::AnswerAfter(ms) => ("phone_answer_late.xml", ms),
@@ -80,6 +75,14 @@ impl Phone {
             std::thread::sleep(Duration::from_millis(10));
         }
         Phone { exten: exten.to_string(), ip, child, trace }
+    }
+
+    /// The phone moves: its registration on `from` is removed and it
+    /// registers on `to` (sent from another port of its address; its
+    /// contact stays the one this phone answers on).
+    pub fn move_to(&self, from: &Node, to: &Node) {
+        send_register(&self.ip, 5061, from, &self.exten, 0);
+        send_register(&self.ip, 5061, to, &self.exten, 3600);
     }
 
     /// The requests of `method` this phone received.
@@ -119,6 +122,22 @@ impl Drop for Phone {
         let _ = self.child.wait();
         let _ = fs::remove_file(&self.trace);
     }
+}
+
+/// A REGISTER of `exten` at `node` from `ip`:`port`, its contact at
+/// `ip`:5060, for `expires` seconds (0: removes it).
+fn send_register(ip: &str, port: u16, node: &Node, exten: &str, expires: u32) {
+    let mut command = sipp("register.xml", ip);
+    // The port SIPp sends from (the builder's default is 5060).
+    if port != 5060 {
+        command.args(["-p", &port.to_string()]);
+    }
+    let status = command
+        .args(["-m", "1", "-s", exten, "-timeout", "10", "-key", "expires", &expires.to_string(), "-key", "contact_port", "5060"])
+        .arg(format!("{}:5060", node.ip))
+        .status()
+        .expect("run sipp (install sip-tester)");
+    assert!(status.success(), "phone {exten} could not register (expires {expires}) on {}", node.name);
 }
 
 /// One SIP message out of SIPp's -trace_msg file.

@@ -21,11 +21,14 @@ strategy = parallel
 peer_timeout = 0.5
 holddown = 10
 peer_leg_marking = predial
+locate = devstate
 
 [beta]
 type = peer
 dial = PJSIP/${EXTEN}@cluster-beta
 endpoint = cluster-beta-in
+outbound_publish = to-beta
+entity_id = 02:00:00:00:00:02
 
 [gamma]
 type = peer
@@ -45,7 +48,12 @@ fn reads_every_key() {
     assert_eq!(c.peer_timeout.millis(), 500);
     assert_eq!(c.holddown.millis(), 10_000);
     assert_eq!(c.peer_leg_marking, LegMarking::PreDial);
+    assert_eq!(c.locate, Locate::DevState);
     assert_eq!(c.peers.len(), 2);
+    assert_eq!(c.peers[0].outbound_publish, "to-beta");
+    assert_eq!(c.peers[0].entity_id.unwrap().to_string(), "02:00:00:00:00:02");
+    assert_eq!(c.peers[1].outbound_publish, "gamma", "the endpoint's name by default");
+    assert_eq!(c.peers[1].entity_id, None);
     assert_eq!(c.peers[0].name, "beta");
     assert_eq!(c.peers[0].endpoint, "cluster-beta-in");
     assert_eq!(c.peers[0].outbound_endpoint.as_deref(), Some("cluster-beta"));
@@ -68,6 +76,7 @@ fn an_empty_file_means_the_defaults() {
     assert_eq!(c.peer_timeout.millis(), 1_000);
     assert_eq!(c.holddown.millis(), 30_000);
     assert_eq!(c.peer_leg_marking, LegMarking::Auto);
+    assert_eq!(c.locate, Locate::Off);
     assert!(c.peers.is_empty());
 }
 
@@ -122,6 +131,12 @@ fn every_bad_file_gets_its_own_clear_error() {
          "res_cluster.conf line 2: [general] fallback_on: 'BUSY' is listed twice"),
         ("[general]\nstrategy = random\n".into(),
          "res_cluster.conf line 2: [general] strategy: 'random' is not a strategy; use sequential or parallel"),
+        ("[general]\nlocate = dns\n".into(),
+         "res_cluster.conf line 2: [general] locate: 'dns' is not a way to locate phones; use off or devstate"),
+        ("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@n2\nentity_id = 02:00:00:00:00\n".into(),
+         "res_cluster.conf line 4: [node2] entity_id: '02:00:00:00:00' is not an entity ID (six hex bytes, e.g. 02:00:00:00:00:01)"),
+        ("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@n2\noutbound_publish = a/b\n".into(),
+         "res_cluster.conf line 4: [node2] outbound_publish: 'a/b' is not the name of a pjsip.conf outbound-publish"),
         ("[general]\npeer_leg_marking = header\n".into(),
          "res_cluster.conf line 2: [general] peer_leg_marking: 'header' is not a way to mark peer legs; use auto or predial"),
         ("[general]\npeer_timeout = 0.05\n".into(),
@@ -131,7 +146,7 @@ fn every_bad_file_gets_its_own_clear_error() {
         ("[general]\nring_timeout = 20\nring_timeout = 30\n".into(),
          "res_cluster.conf line 3: [general] ring_timeout: set twice (first on line 2); keep one"),
         ("[general]\nring_timout = 20\n".into(),
-         "res_cluster.conf line 2: [general] ring_timout: unknown key; [general] takes node_name, local_dial, ring_timeout, dial_options, callerid_prefix, fallback_on, strategy, peer_timeout, holddown, peer_leg_marking"),
+         "res_cluster.conf line 2: [general] ring_timout: unknown key; [general] takes node_name, local_dial, ring_timeout, dial_options, callerid_prefix, fallback_on, strategy, peer_timeout, holddown, peer_leg_marking, locate"),
         ("[node2]\ndial = PJSIP/${EXTEN}@cluster-node2\n".into(),
          "res_cluster.conf line 2: [node2] type: missing; every section but [general] is a peer and needs type = peer"),
         ("[node2]\ntype = friend\ndial = PJSIP/${EXTEN}@n2\n".into(),
@@ -143,7 +158,7 @@ fn every_bad_file_gets_its_own_clear_error() {
         ("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@n2\nendpoint = a/b\n".into(),
          "res_cluster.conf line 4: [node2] endpoint: 'a/b' is not a PJSIP endpoint name"),
         ("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@n2\ncontext = x\n".into(),
-         "res_cluster.conf line 4: [node2] context: unknown key; peer sections take type, dial, endpoint"),
+         "res_cluster.conf line 4: [node2] context: unknown key; peer sections take type, dial, endpoint, outbound_publish, entity_id"),
         ("[node1]\ntype = peer\ndial = PJSIP/${EXTEN}@n1\n".into(),
          "res_cluster.conf line 2: [node1] 'node1' is this node's own node_name; a node is not its own peer"),
         (format!("{peer}{peer}"),

@@ -1,5 +1,6 @@
 use super::*;
 use crate::callerid::CallerId;
+use crate::locate::Report;
 use crate::peer_leg::{HeaderSupport, LegMark};
 use crate::config::{build, parse_text, Defaults};
 
@@ -43,6 +44,9 @@ impl Lookups for Gate {
     fn header_support(&mut self) -> HeaderSupport {
         HeaderSupport::Inheritable
     }
+    fn locate(&mut self, _: &Peer, _: &[String]) -> Report {
+        Report::Unknown
+    }
 }
 
 /// An Asterisk without PJSIP_INHERITABLE_HEADER.
@@ -57,6 +61,9 @@ impl Lookups for OldAsterisk {
     }
     fn header_support(&mut self) -> HeaderSupport {
         HeaderSupport::PerLeg
+    }
+    fn locate(&mut self, _: &Peer, _: &[String]) -> Report {
+        Report::Unknown
     }
 }
 
@@ -406,3 +413,138 @@ fn a_trusted_peers_number_is_restored_byte_for_byte() {
     assert_eq!(plan.next(&mut Gate(None, None, 0)), Action::SetCallerNumber(b"\xe9\xff200".to_vec()));
 }
 
+
+/// Reports set per peer, every peer usable, no hop header; records which
+/// devices it was asked about.
+struct Located(Vec<(&'static str, Report)>, Vec<String>, Vec<&'static str>);
+
+impl Lookups for Located {
+    fn try_peer(&mut self, peer: &Peer) -> bool {
+        !self.2.contains(&peer.name.as_str())
+    }
+    fn hop_header(&mut self) -> Option<String> {
+        None
+    }
+    fn header_support(&mut self) -> HeaderSupport {
+        HeaderSupport::Inheritable
+    }
+    fn locate(&mut self, peer: &Peer, devices: &[String]) -> Report {
+        self.1 = devices.to_vec();
+        self.0.iter().find(|(n, _)| *n == peer.name).map_or(Report::Unknown, |(_, r)| *r)
+    }
+}
+
+fn peers_of(r: &DialRequest) -> Vec<String> {
+    match &r.target {
+        Target::Peers(p) => p.clone(),
+        Target::Local => vec![],
+    }
+}
+
+#[test]
+fn located_the_phone_is_dialled_on_its_node_only() {
+    let c = config("locate = devstate", &["node2", "node3", "node4"]);
+    let mut plan = CallPlan::new(c, "101", phone());
+    let mut gate = Located(vec![("node2", Report::Absent), ("node3", Report::Absent), ("node4", Report::Present { age_ms: 50 })], vec![], vec![]);
+    expect_dial_with(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let r = expect_dial_with(&mut plan, &mut gate);
+    assert_eq!(peers_of(&r), vec!["node4"], "one INVITE, to the node that has it");
+    assert_eq!(gate.1, vec!["PJSIP/101"]);
+    plan.record(DialResult { responded: vec!["cluster-node4".into()], ..result(DialStatus::Answer) });
+    let o = finish_with(&mut plan, &mut gate);
+    assert!(o.located && !o.hunted && !o.zero_invite && o.answered_by_peer);
+}
+
+#[test]
+fn a_phone_every_peer_reports_absent_costs_no_invite() {
+    let c = config("locate = devstate", &["node2", "node3"]);
+    let mut plan = CallPlan::new(c, "555", phone());
+    let mut gate = Located(vec![("node2", Report::Absent), ("node3", Report::Absent)], vec![], vec![]);
+    expect_dial_with(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let o = finish_with(&mut plan, &mut gate);
+    assert_eq!((o.status, o.return_code, o.forwarded, o.zero_invite), (DialStatus::ChanUnavail, 0, false, true));
+    assert!(o.summary.contains("registered on no peer (2 report it absent); no INVITE sent"), "{}", o.summary);
+}
+
+#[test]
+fn newest_report_first_then_unknown_peers_are_hunted() {
+    let c = config("locate = devstate", &["node2", "node3", "node4", "node5"]);
+    let mut plan = CallPlan::new(c, "101", phone());
+    let reports = vec![
+        ("node2", Report::Unknown),
+        ("node3", Report::Present { age_ms: 9_000 }),
+        ("node4", Report::Absent),
+        ("node5", Report::Present { age_ms: 10 }),
+    ];
+    let mut gate = Located(reports, vec![], vec![]);
+    expect_dial_with(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let order: Vec<Vec<String>> = (0..3)
+        .map(|_| {
+            let r = expect_dial_with(&mut plan, &mut gate);
+            plan.record(DialResult { responded: vec![format!("cluster-{}", peers_of(&r)[0])], ..result(DialStatus::ChanUnavail) });
+            peers_of(&r)
+        })
+        .collect();
+    assert_eq!(order, vec![vec!["node5"], vec!["node3"], vec!["node2"]], "the phone moved: node5's report is the newer");
+    let o = finish_with(&mut plan, &mut gate);
+    assert!(o.located && o.hunted);
+    let stale: Vec<Observation> = plan.take_observations().into_iter().filter(|o| matches!(o, Observation::Stale { .. })).collect();
+    assert_eq!(
+        stale,
+        vec![
+            Observation::Stale { peer: "node5".into(), devices: vec!["PJSIP/101".into()] },
+            Observation::Stale { peer: "node3".into(), devices: vec!["PJSIP/101".into()] }
+        ],
+        "a located peer that said not here is suspect; a hunted one is not"
+    );
+}
+
+#[test]
+fn parallel_rings_the_located_peers_at_once() {
+    let c = config("locate = devstate\nstrategy = parallel", &["node2", "node3", "node4"]);
+    let mut plan = CallPlan::new(c, "101", phone());
+    let mut gate = Located(vec![("node2", Report::Present { age_ms: 1 }), ("node3", Report::Absent), ("node4", Report::Present { age_ms: 2 })], vec![], vec![]);
+    expect_dial_with(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    assert_eq!(peers_of(&expect_dial_with(&mut plan, &mut gate)), vec!["node2", "node4"]);
+}
+
+#[test]
+fn a_located_peer_that_is_down_is_not_dialled() {
+    let c = config("locate = devstate", &["node2", "node3"]);
+    let mut plan = CallPlan::new(c, "101", phone());
+    let mut gate = Located(vec![("node2", Report::Present { age_ms: 1 }), ("node3", Report::Absent)], vec![], vec!["node2"]);
+    expect_dial_with(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let o = finish_with(&mut plan, &mut gate);
+    assert_eq!((o.status, o.forwarded), (DialStatus::ChanUnavail, false));
+    assert!(o.summary.contains("no peer is available"), "{}", o.summary);
+}
+
+#[test]
+fn without_locate_no_report_is_asked_for() {
+    let c = config("", &["node2"]);
+    let mut plan = CallPlan::new(c, "101", phone());
+    let mut gate = Located(vec![("node2", Report::Absent)], vec![], vec![]);
+    expect_dial_with(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    assert_eq!(peers_of(&expect_dial_with(&mut plan, &mut gate)), vec!["node2"], "hunted as before");
+    assert!(gate.1.is_empty());
+}
+
+fn expect_dial_with(plan: &mut CallPlan, lookups: &mut dyn Lookups) -> DialRequest {
+    match plan.next(lookups) {
+        Action::Dial(r) => r,
+        other => panic!("expected a Dial, got {other:?}"),
+    }
+}
+
+fn finish_with(plan: &mut CallPlan, lookups: &mut dyn Lookups) -> Outcome {
+    match plan.next(lookups) {
+        Action::Finish(o) => o,
+        other => panic!("expected the end, got {other:?}"),
+    }
+}

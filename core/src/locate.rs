@@ -1,0 +1,286 @@
+//! Locating phones: which peer has a phone registered, known before any
+//! INVITE leaves, from Asterisk's own device-state federation.
+//!
+//! Every node publishes its device states to each peer over PJSIP
+//! (res_pjsip_outbound_publish and res_pjsip_publish_asterisk); a receiving
+//! node keeps one cached state per device per sender's entity ID (EID). Each
+//! node also publishes a beacon, the device `Cluster:<node_name>`, present
+//! while res_cluster runs there: a receiver learns from it which EID is which
+//! peer, and that the peer's states are coming in (the peer is *synced*).
+//!
+//! For a call, each peer is then one of:
+//! - present: it reports the phone in a state that has a registration
+//!   (idle, in use, busy, ringing, on hold) - dialled, newest report first;
+//! - absent: synced, and it reports the phone unavailable or nothing at all -
+//!   not dialled;
+//! - unknown: not synced, or its EID cannot be trusted - hunted as without
+//!   locating.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::eid::Eid;
+use super::template::DialTemplate;
+
+/// The beacon's device name for a node.
+pub fn beacon(node_name: &str) -> String {
+    format!("Cluster:{node_name}")
+}
+
+/// `enum ast_device_state` (devicestate.h).
+pub mod state {
+    pub const UNKNOWN: i32 = 0;
+    pub const NOT_INUSE: i32 = 1;
+    pub const INUSE: i32 = 2;
+    pub const BUSY: i32 = 3;
+    pub const INVALID: i32 = 4;
+    pub const UNAVAILABLE: i32 = 5;
+    pub const RINGING: i32 = 6;
+    pub const RINGINUSE: i32 = 7;
+    pub const ONHOLD: i32 = 8;
+
+    /// Whether a device in this state has a registration to ring.
+    pub fn present(state: i32) -> bool {
+        matches!(state, NOT_INUSE | INUSE | BUSY | RINGING | RINGINUSE | ONHOLD)
+    }
+
+    pub fn name(state: i32) -> &'static str {
+        match state {
+            UNKNOWN => "UNKNOWN",
+            NOT_INUSE => "NOT_INUSE",
+            INUSE => "INUSE",
+            BUSY => "BUSY",
+            INVALID => "INVALID",
+            UNAVAILABLE => "UNAVAILABLE",
+            RINGING => "RINGING",
+            RINGINUSE => "RINGINUSE",
+            ONHOLD => "ONHOLD",
+            _ => "?",
+        }
+    }
+}
+
+/// The device names whose state says whether `exten` is registered on a
+/// node: the destinations of `local_dial` (every node dials its own phones
+/// with the same one), each up to an `@` (`PJSIP/101@x` is device PJSIP/101).
+pub fn devices(local_dial: &DialTemplate, exten: &str) -> Vec<String> {
+    local_dial.render(exten).split('&').map(|d| d.split('@').next().unwrap_or(d).to_string()).collect()
+}
+
+/// One cached device state, as the shell read it: who published it, the
+/// state, and how long ago.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cached {
+    pub eid: Eid,
+    pub state: i32,
+    pub age_ms: u64,
+}
+
+/// What a peer says of a phone, for routing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Report {
+    Present { age_ms: u64 },
+    Absent,
+    Unknown,
+}
+
+/// What a peer reported for each of the phone's devices (None: no entry):
+/// present if any device is in a present state (the newest such report
+/// counts), else absent.
+pub fn report(devices: &[Option<Cached>]) -> Report {
+    let newest = devices.iter().flatten().filter(|c| state::present(c.state)).map(|c| c.age_ms).min();
+    match newest {
+        Some(age_ms) => Report::Present { age_ms },
+        None => Report::Absent,
+    }
+}
+
+/// Why a peer's reports cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The peer publishes under this node's own EID.
+    SameAsOurs { peer: String, eid: Eid },
+    /// Two peers publish under the same EID.
+    Shared { peers: (String, String), eid: Eid },
+    /// The EID configured for the peer is not the one its beacon carries.
+    Mismatch { peer: String, configured: Eid, seen: Eid },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::SameAsOurs { peer, eid } => write!(
+                f,
+                "{peer} publishes its device states under this node's own entity ID {eid}: give each node its own entityid in asterisk.conf; phones on {peer} are hunted until then"
+            ),
+            Problem::Shared { peers: (a, b), eid } => write!(
+                f,
+                "{a} and {b} publish their device states under the same entity ID {eid}: give each node its own entityid in asterisk.conf; phones on both are hunted until then"
+            ),
+            Problem::Mismatch { peer, configured, seen } => write!(
+                f,
+                "{peer} publishes under entity ID {seen}, but res_cluster.conf says entity_id = {configured}; phones on {peer} are hunted until they agree"
+            ),
+        }
+    }
+}
+
+/// A peer, as far as locating goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sync {
+    /// Its beacon is in, from this EID: its reports count.
+    Synced(Eid),
+    /// No beacon since it last came up (or it went down, or its module is
+    /// not running): hunted.
+    NotSynced,
+    /// Its EID cannot be trusted (see the problems).
+    Untrusted,
+}
+
+/// Each peer's sync state from the beacons in the cache, and what is wrong.
+///
+/// `beacons`: per peer, its configured EID and the cached entries of its
+/// beacon device (normally one, from the peer itself; several when it came
+/// back with another EID). `own`: this node's EID.
+pub fn sync(own: Eid, beacons: &[(String, Option<Eid>, Vec<Cached>)]) -> (BTreeMap<String, Sync>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let mut seen: BTreeMap<String, Eid> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for (peer, configured, entries) in beacons {
+        // The newest beacon that says the peer runs.
+        let Some(beacon) = entries.iter().filter(|c| state::present(c.state)).min_by_key(|c| c.age_ms) else {
+            out.insert(peer.clone(), Sync::NotSynced);
+            continue;
+        };
+        if beacon.eid == own {
+            problems.push(Problem::SameAsOurs { peer: peer.clone(), eid: own });
+            out.insert(peer.clone(), Sync::Untrusted);
+            continue;
+        }
+        if let Some(configured) = configured.filter(|c| *c != beacon.eid) {
+            problems.push(Problem::Mismatch { peer: peer.clone(), configured, seen: beacon.eid });
+            out.insert(peer.clone(), Sync::Untrusted);
+            continue;
+        }
+        seen.insert(peer.clone(), beacon.eid);
+        out.insert(peer.clone(), Sync::Synced(beacon.eid));
+    }
+    let names: Vec<&String> = seen.keys().collect();
+    for (i, a) in names.iter().enumerate() {
+        for b in &names[i + 1..] {
+            if seen[*a] == seen[*b] {
+                problems.push(Problem::Shared { peers: ((*a).clone(), (*b).clone()), eid: seen[*a] });
+                out.insert((*a).clone(), Sync::Untrusted);
+                out.insert((*b).clone(), Sync::Untrusted);
+            }
+        }
+    }
+    (out, problems)
+}
+
+/// The peers to dial for a phone, from each one's report: the present ones,
+/// newest report first, then the unknown ones in their order; how many
+/// reported it absent.
+pub fn route(reports: &[(usize, Report)]) -> Route {
+    let mut present: Vec<(u64, usize)> = Vec::new();
+    let mut unknown = Vec::new();
+    let mut absent = 0;
+    for &(i, r) in reports {
+        match r {
+            Report::Present { age_ms } => present.push((age_ms, i)),
+            Report::Absent => absent += 1,
+            Report::Unknown => unknown.push(i),
+        }
+    }
+    // Stable: equal ages keep their order.
+    present.sort_by_key(|&(age, _)| age);
+    Route { located: present.into_iter().map(|(_, i)| i).collect(), hunted: unknown, absent }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Route {
+    pub located: Vec<usize>,
+    pub hunted: Vec<usize>,
+    pub absent: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eid(n: u8) -> Eid {
+        Eid::parse(&format!("02:00:00:00:00:{n:02x}")).unwrap()
+    }
+
+    fn cached(n: u8, st: i32, age_ms: u64) -> Cached {
+        Cached { eid: eid(n), state: st, age_ms }
+    }
+
+    #[test]
+    fn devices_follow_local_dial() {
+        let t = DialTemplate::parse("PJSIP/${EXTEN}&PJSIP/${EXTEN}-mobile@trunk&IAX2/${EXTEN}").unwrap();
+        assert_eq!(devices(&t, "101"), vec!["PJSIP/101", "PJSIP/101-mobile", "IAX2/101"]);
+    }
+
+    #[test]
+    fn a_phone_in_any_registered_state_is_present() {
+        for st in [state::NOT_INUSE, state::INUSE, state::BUSY, state::RINGING, state::RINGINUSE, state::ONHOLD] {
+            assert_eq!(report(&[Some(cached(2, st, 40))]), Report::Present { age_ms: 40 }, "{}", state::name(st));
+        }
+        for st in [state::UNAVAILABLE, state::INVALID, state::UNKNOWN] {
+            assert_eq!(report(&[Some(cached(2, st, 40))]), Report::Absent, "{}", state::name(st));
+        }
+        assert_eq!(report(&[None]), Report::Absent, "no entry: never registered there");
+        assert_eq!(
+            report(&[Some(cached(2, state::UNAVAILABLE, 5)), Some(cached(2, state::INUSE, 900)), Some(cached(2, state::NOT_INUSE, 30))]),
+            Report::Present { age_ms: 30 }
+        );
+    }
+
+    #[test]
+    fn peers_are_synced_by_their_beacon() {
+        let beacons = vec![
+            ("node2".to_string(), None, vec![cached(2, state::NOT_INUSE, 100)]),
+            ("node3".to_string(), None, vec![]),
+            ("node4".to_string(), None, vec![cached(4, state::UNAVAILABLE, 100)]),
+            ("node5".to_string(), Some(eid(5)), vec![cached(5, state::NOT_INUSE, 10), cached(9, state::NOT_INUSE, 99_000)]),
+        ];
+        let (sync, problems) = sync(eid(1), &beacons);
+        assert_eq!(sync["node2"], Sync::Synced(eid(2)));
+        assert_eq!(sync["node3"], Sync::NotSynced);
+        assert_eq!(sync["node4"], Sync::NotSynced, "its module is not running there");
+        assert_eq!(sync["node5"], Sync::Synced(eid(5)), "the newest beacon counts");
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn duplicate_and_mismatched_eids_are_refused_and_named() {
+        let beacons = vec![
+            ("node2".to_string(), None, vec![cached(7, state::NOT_INUSE, 1)]),
+            ("node3".to_string(), None, vec![cached(7, state::NOT_INUSE, 1)]),
+            ("node4".to_string(), None, vec![cached(1, state::NOT_INUSE, 1)]),
+            ("node5".to_string(), Some(eid(5)), vec![cached(6, state::NOT_INUSE, 1)]),
+        ];
+        let (sync, problems) = sync(eid(1), &beacons);
+        for peer in ["node2", "node3", "node4", "node5"] {
+            assert_eq!(sync[peer], Sync::Untrusted, "{peer}");
+        }
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(text.iter().any(|t| t.starts_with("node2 and node3 publish their device states under the same entity ID 02:00:00:00:00:07")), "{text:?}");
+        assert!(text.iter().any(|t| t.starts_with("node4 publishes its device states under this node's own entity ID")), "{text:?}");
+        assert!(text.iter().any(|t| t.contains("res_cluster.conf says entity_id = 02:00:00:00:00:05")), "{text:?}");
+    }
+
+    #[test]
+    fn routes_present_newest_first_then_unknown_and_counts_absent() {
+        let r = route(&[
+            (0, Report::Absent),
+            (1, Report::Present { age_ms: 5_000 }),
+            (2, Report::Unknown),
+            (3, Report::Present { age_ms: 20 }),
+            (4, Report::Absent),
+        ]);
+        assert_eq!(r, Route { located: vec![3, 1], hunted: vec![2], absent: 2 });
+        assert_eq!(route(&[(0, Report::Absent), (1, Report::Absent)]), Route { located: vec![], hunted: vec![], absent: 2 });
+    }
+}

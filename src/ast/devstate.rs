@@ -1,0 +1,86 @@
+//! Device states as the nodes share them: this node's entity ID, its own
+//! publications, and the cached states other nodes published.
+
+use std::os::raw::c_char;
+
+use super::sys;
+use super::text::{borrowed, cstring};
+
+/// This node's entity ID (`entityid` in asterisk.conf), as xx:xx:xx:xx:xx:xx.
+pub fn own_eid() -> String {
+    let mut buf = [0 as c_char; 20];
+    // SAFETY: buf is writable for its length, which is passed; the core
+    // writes a NUL-terminated string within it.
+    unsafe { sys::res_cluster_own_eid(buf.as_mut_ptr(), buf.len()) };
+    // SAFETY: NUL-terminated above.
+    unsafe { borrowed(buf.as_ptr()) }.unwrap_or_default()
+}
+
+/// Publishes `device` in `state` (`enum ast_device_state`) as this node's.
+pub fn publish(device: &str, state: i32) {
+    let device = cstring(device);
+    // SAFETY: a valid string, copied by the core into its message.
+    unsafe { sys::res_cluster_devstate_publish(device.as_ptr(), state) };
+}
+
+/// One node's cached state of a device.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub eid: String,
+    pub state: i32,
+    pub age_ms: u64,
+}
+
+/// The states each node published for `device` (the aggregate left out).
+pub fn entries(device: &str) -> Vec<Entry> {
+    let device = cstring(device);
+    let mut out = vec![sys::res_cluster_cached { eid: [0; 20], state: 0, age_ms: 0 }; 64];
+    // SAFETY: out is writable for the count passed; the shim fills at most
+    // that many entries, each eid NUL-terminated within its array.
+    let n = unsafe { sys::res_cluster_devstate_entries(device.as_ptr(), out.as_mut_ptr(), out.len() as i32) };
+    out.truncate(n.max(0) as usize);
+    out.iter()
+        .map(|c| Entry {
+            // SAFETY: NUL-terminated by the shim.
+            eid: unsafe { borrowed(c.eid.as_ptr()) }.unwrap_or_default(),
+            state: c.state,
+            age_ms: c.age_ms.max(0) as u64,
+        })
+        .collect()
+}
+
+/// The state node `eid` published for `device`, and its age; None when it
+/// published none.
+pub fn state_of(device: &str, eid: &str) -> Option<(i32, u64)> {
+    let (device, eid) = (cstring(device), cstring(eid));
+    let (mut state, mut age) = (0, 0i64);
+    // SAFETY: valid strings; the shim writes both outputs when it returns 1.
+    let found = unsafe { sys::res_cluster_devstate_of(device.as_ptr(), eid.as_ptr(), &mut state, &mut age) };
+    (found != 0).then_some((state, age.max(0) as u64))
+}
+
+/// Removes from the cache what node `eid` published: for `device`, or
+/// every device. How many states were removed.
+pub fn forget(eid: &str, device: Option<&str>) -> usize {
+    let eid = cstring(eid);
+    let device = device.map(cstring);
+    let device_ptr = device.as_ref().map_or(std::ptr::null(), |d| d.as_ptr());
+    // SAFETY: valid strings (or NULL for every device); the shim publishes
+    // a clear message for each cached state it finds.
+    unsafe { sys::res_cluster_devstate_forget(eid.as_ptr(), device_ptr) }.max(0) as usize
+}
+
+/// Looks the refresh API up; once, at load. Whether refreshes can be asked.
+pub fn init_refresh() -> bool {
+    // SAFETY: no arguments; called from load, before anything asks.
+    unsafe { sys::res_cluster_publish_api_init() != 0 }
+}
+
+/// Asks the node at the other end of outbound-publish `name` for all of its
+/// device states. False when there is no such outbound-publish.
+pub fn ask_refresh(outbound_publish: &str) -> bool {
+    let name = cstring(outbound_publish);
+    // SAFETY: a valid string; the shim holds the client's reference while
+    // it sends and gives it back.
+    unsafe { sys::res_cluster_devstate_refresh(name.as_ptr()) == 0 }
+}

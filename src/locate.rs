@@ -1,0 +1,85 @@
+//! Locating phones (res_cluster_core::locate) over Asterisk's device-state
+//! cache: the peers' beacons and reports read out of it, this node's beacon
+//! published into it, and what a peer reported forgotten when it goes down
+//! or proves wrong.
+
+use res_cluster_core::config::{ClusterConfig, Peer};
+use res_cluster_core::eid::Eid;
+use res_cluster_core::locate::{self, state, Cached, Problem, Report, Sync};
+
+use crate::ast::devstate;
+use crate::ast_verb;
+
+/// Publishes this node's beacon: present while res_cluster runs here.
+pub fn beacon(node_name: &str, running: bool) {
+    devstate::publish(&locate::beacon(node_name), if running { state::NOT_INUSE } else { state::UNAVAILABLE });
+}
+
+fn cached(device: &str) -> Vec<Cached> {
+    devstate::entries(device)
+        .into_iter()
+        .filter_map(|e| Some(Cached { eid: Eid::parse(&e.eid).ok()?, state: e.state, age_ms: e.age_ms }))
+        .collect()
+}
+
+/// Each peer's sync state, and what is wrong with the peers' entity IDs.
+pub fn sync(config: &ClusterConfig) -> (std::collections::BTreeMap<String, Sync>, Vec<Problem>) {
+    let Ok(own) = Eid::parse(&devstate::own_eid()) else {
+        return (Default::default(), Vec::new());
+    };
+    let beacons: Vec<(String, Option<Eid>, Vec<Cached>)> =
+        config.peers.iter().map(|p| (p.name.clone(), p.entity_id, cached(&locate::beacon(&p.name)))).collect();
+    locate::sync(own, &beacons)
+}
+
+/// What the node with `eid` reports of the phone's `devices`.
+pub fn report(eid: Eid, devices: &[String]) -> Report {
+    let key = eid.to_string();
+    let reports: Vec<Option<Cached>> =
+        devices.iter().map(|d| devstate::state_of(d, &key).map(|(st, age_ms)| Cached { eid, state: st, age_ms })).collect();
+    locate::report(&reports)
+}
+
+/// The state the node with `eid` reports for the first present of
+/// `devices` (else the first it reports at all), with its age.
+pub fn newest(eid: Eid, devices: &[String]) -> Option<(i32, u64)> {
+    let key = eid.to_string();
+    let reports: Vec<(i32, u64)> = devices.iter().filter_map(|d| devstate::state_of(d, &key)).collect();
+    reports.iter().copied().filter(|(st, _)| state::present(*st)).min_by_key(|(_, age)| *age).or_else(|| reports.first().copied())
+}
+
+/// The entity IDs a peer's beacon was published under (normally one).
+fn eids_of(peer: &str) -> Vec<String> {
+    let own = devstate::own_eid();
+    let mut eids: Vec<String> = devstate::entries(&locate::beacon(peer)).into_iter().map(|e| e.eid).filter(|e| *e != own).collect();
+    eids.dedup();
+    eids
+}
+
+/// The peer went down: what it reported is forgotten, beacon included, so
+/// that it is hunted until it has sent its states again.
+pub fn forget_peer(peer: &Peer) {
+    let forgotten: usize = eids_of(&peer.name).iter().map(|eid| devstate::forget(eid, None)).sum();
+    if forgotten > 0 {
+        ast_verb!(3, "res_cluster: forgot the {forgotten} device state(s) {} reported", peer.name);
+    }
+}
+
+/// The peer reported a phone that it then did not have: that report is
+/// forgotten and the peer asked for all of its states again.
+pub fn forget_report(peer: &Peer, devices: &[String]) {
+    for eid in eids_of(&peer.name) {
+        for device in devices {
+            devstate::forget(&eid, Some(device));
+        }
+    }
+    ast_verb!(3, "res_cluster: {} reported {} but did not have it; its report is forgotten", peer.name, devices.join("&"));
+    refresh(peer);
+}
+
+/// Asks the peer for all of its device states (after it came back).
+pub fn refresh(peer: &Peer) {
+    if !devstate::ask_refresh(&peer.outbound_publish) {
+        ast_verb!(3, "res_cluster: cannot ask {} for its device states: no outbound-publish {} (or res_pjsip_outbound_publish)", peer.name, peer.outbound_publish);
+    }
+}

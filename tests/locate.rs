@@ -1,0 +1,224 @@
+//! Locate, don't hunt: with `locate = devstate` every node knows, from the
+//! device states the nodes publish to each other over PJSIP, which peer has
+//! a phone registered. A phone on any node costs one INVITE between nodes,
+//! a number registered nowhere none; what a peer reported is forgotten when
+//! it goes down or proves wrong.
+
+mod harness;
+
+use std::time::Duration;
+
+use harness::*;
+
+fn nodes(net: &Net, n: u8) -> Vec<Node> {
+    cluster(net, n, |s| s.locate = true)
+}
+
+/// Waits until `node` sees `peer` report `exten` as `state` ("NOT_INUSE",
+/// "absent", "unknown"...); the row.
+fn wait_location(node: &Node, exten: &str, peer: &str, state: &str) -> String {
+    let row = |out: &String| out.lines().find(|l| l.starts_with(peer)).unwrap_or_default().to_string();
+    let out = poll(10 * SECOND, Duration::from_millis(50), || node.cli(&format!("cluster show locations {exten}")), |o| {
+        row(o).split_whitespace().nth(4).is_some_and(|s| s == state)
+    });
+    let r = row(&out);
+    assert!(r.split_whitespace().nth(4) == Some(state), "{} never saw {peer} report {exten} as {state}:\n{out}", node.name);
+    r
+}
+
+fn status_line(node: &Node, key: &str) -> String {
+    node.cli("cluster show status").lines().find(|l| l.starts_with(key)).unwrap_or_default().split_whitespace().last().unwrap_or_default().to_string()
+}
+
+/// INVITEs that reached `node` from other nodes.
+fn crossed(node: &Node) -> usize {
+    node.results_from_peers().len()
+}
+
+#[test]
+fn a_phone_on_any_node_costs_one_invite_to_that_node() {
+    for n in [2u8, 3] {
+        let net = Net::allocate();
+        let nodes = nodes(&net, n);
+        let last = &nodes[n as usize - 1];
+        let phone = Phone::register(&net, last, "103", Behaviour::Answer);
+        for peer in 2..=n {
+            let want = if peer == n { "NOT_INUSE" } else { "absent" };
+            wait_location(&nodes[0], "103", &format!("node{peer}"), want);
+        }
+
+        let report = call(&net, &nodes[0], "103", &CallOptions::default());
+
+        assert!(report.answered(), "{n} nodes: {report:?}");
+        assert_eq!(phone.caller_numbers(), vec!["200"]);
+        let r = nodes[0].wait_results(1, 5 * SECOND);
+        assert_eq!((r[0].cluster.as_str(), r[0].node.as_str()), ("ANSWER", format!("node{n}").as_str()));
+        last.wait_results(1, 5 * SECOND);
+        settle();
+        let invites: Vec<usize> = nodes.iter().map(crossed).collect();
+        let mut expected = vec![0; n as usize];
+        expected[n as usize - 1] = 1;
+        assert_eq!(invites, expected, "{n} nodes: exactly one INVITE crossed, to node{n}");
+        assert_eq!((status_line(&nodes[0], "Located:"), status_line(&nodes[0], "Hunted:")), ("1".into(), "0".into()));
+    }
+}
+
+#[test]
+fn a_number_registered_nowhere_costs_no_invite() {
+    for n in [2u8, 3] {
+        let net = Net::allocate();
+        let nodes = nodes(&net, n);
+        for peer in 2..=n {
+            wait_location(&nodes[0], "105", &format!("node{peer}"), "absent");
+        }
+
+        let report = call(&net, &nodes[0], "105", &CallOptions::default());
+
+        assert!(!report.answered());
+        let r = nodes[0].wait_results(1, 5 * SECOND);
+        assert_eq!((r[0].cluster.as_str(), r[0].dial.as_str()), ("CHANUNAVAIL", "CHANUNAVAIL"));
+        settle();
+        assert!(nodes.iter().all(|node| crossed(node) == 0), "{n} nodes: no INVITE left node1");
+        assert_eq!(status_line(&nodes[0], "Zero-INVITE calls:"), "1");
+        assert!(nodes[0].log().contains("registered on no peer"), "{}", nodes[0].log());
+    }
+}
+
+#[test]
+fn a_phone_that_moved_is_found_where_it_is_now() {
+    let net = Net::allocate();
+    let nodes = nodes(&net, 3);
+    let phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+    wait_location(&nodes[0], "102", "node2", "NOT_INUSE");
+    assert!(call(&net, &nodes[0], "102", &CallOptions::default()).answered());
+
+    phone.move_to(&nodes[1], &nodes[2]);
+    wait_location(&nodes[0], "102", "node3", "NOT_INUSE");
+    let report = call(&net, &nodes[0], "102", &CallOptions::default());
+
+    assert!(report.answered(), "{report:?}");
+    let r = nodes[0].wait_results(2, 5 * SECOND);
+    assert_eq!((r[0].node.as_str(), r[1].node.as_str()), ("node2", "node3"));
+    settle();
+    assert_eq!((crossed(&nodes[1]), crossed(&nodes[2])), (1, 1), "the second call went to node3 only");
+}
+
+#[test]
+fn a_peer_restarted_without_the_phone_leaves_nothing_stale() {
+    let net = Net::allocate();
+    let mut nodes = nodes(&net, 2);
+    let phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+    wait_location(&nodes[0], "102", "node2", "NOT_INUSE");
+
+    drop(phone);
+    drop(nodes.remove(1)); // SIGKILL
+    let mut spec = NodeSpec::new(2, &[1]);
+    spec.locate = true;
+    let node2 = Node::start(&net, &spec);
+    wait_location(&nodes[0], "102", "node2", "absent");
+
+    let report = call(&net, &nodes[0], "102", &CallOptions::default());
+    assert!(!report.answered());
+    let r = nodes[0].wait_results(1, 5 * SECOND);
+    assert_eq!(r[0].cluster, "CHANUNAVAIL");
+    settle();
+    assert_eq!(crossed(&node2), 0, "the old report of the phone was not used");
+}
+
+#[test]
+fn a_hung_peer_is_unknown_then_skipped_and_known_again_when_back() {
+    let net = Net::allocate();
+    let nodes = nodes(&net, 2);
+    let _phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+    wait_location(&nodes[0], "102", "node2", "NOT_INUSE");
+
+    nodes[1].signal(libc::SIGSTOP);
+    let first = call(&net, &nodes[0], "102", &CallOptions::default());
+    assert!(!first.answered());
+    assert!((950.0..1_500.0).contains(&first.setup_ms.unwrap()), "located there, and silent: peer_timeout {first:?}");
+    // Down: what it reported is forgotten; it is unknown, and skipped.
+    wait_location(&nodes[0], "102", "node2", "unknown");
+    let second = call(&net, &nodes[0], "102", &CallOptions::default());
+    assert!(second.setup_ms.unwrap() < 300.0, "{second:?}");
+    assert!(nodes[0].log().contains("forgot the"), "{}", nodes[0].log());
+
+    nodes[1].signal(libc::SIGCONT);
+    // Back up (a probe answers), asked for its states: located again.
+    let row = poll(10 * SECOND, Duration::from_millis(50), || wait_location(&nodes[0], "102", "node2", "NOT_INUSE"), |r| r.contains(" UP "));
+    assert!(row.contains(" UP "), "{row}");
+    let third = call(&net, &nodes[0], "102", &CallOptions::default());
+    assert!(third.answered(), "{third:?}");
+}
+
+#[test]
+fn a_peer_that_reported_the_phone_wrongly_is_passed_over_and_asked_again() {
+    let net = Net::allocate();
+    let nodes = nodes(&net, 3);
+    // 102 registers on node3, then on node2 (the newer report), and the
+    // phone that registered on node2 dies: node2 still has it registered.
+    let _good = Phone::register_from(net.host(112), &nodes[2], "102", Behaviour::Answer);
+    wait_location(&nodes[0], "102", "node3", "NOT_INUSE");
+    let dead = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+    wait_location(&nodes[0], "102", "node2", "NOT_INUSE");
+    drop(dead);
+
+    let report = call(&net, &nodes[0], "102", &CallOptions::default());
+
+    assert!(report.answered(), "the call went on to node3: {report:?}");
+    let r = nodes[0].wait_results(1, 5 * SECOND);
+    assert_eq!(r[0].node, "node3");
+    let log = nodes[0].log();
+    let tried: Vec<&str> = log.lines().filter(|l| l.contains("ClusterDial: dialling peer")).collect();
+    assert!(tried.len() == 2 && tried[0].contains("peer node2") && tried[1].contains("peer node3"), "newest report first: {tried:#?}");
+    assert!(log.contains("node2 reported PJSIP/102 but did not have it; its report is forgotten"), "{log}");
+}
+
+#[test]
+fn duplicate_entity_ids_are_refused_by_name_and_calls_are_hunted() {
+    let net = Net::allocate();
+    let nodes = cluster(&net, 3, |s| {
+        s.locate = true;
+        if s.index != 1 {
+            s.entity_id = Some("02:00:00:00:00:99".into());
+        }
+    });
+    let _phone = Phone::register(&net, &nodes[2], "103", Behaviour::Answer);
+    let out = poll(10 * SECOND, Duration::from_millis(100), || nodes[0].cli("cluster show locations 103"), |o| o.contains("Refused"));
+    assert!(out.contains("Refused: node2 and node3 publish their device states under the same entity ID 02:00:00:00:00:99"), "{out}");
+
+    let report = call(&net, &nodes[0], "103", &CallOptions::default());
+
+    assert!(report.answered(), "{report:?}");
+    assert!(nodes[0].log().contains("ERROR") && nodes[0].log().contains("node2 and node3 publish their device states under the same entity ID"));
+    settle();
+    assert_eq!((crossed(&nodes[1]), crossed(&nodes[2])), (1, 1), "hunted as without locating: node2, then node3");
+    assert_eq!(status_line(&nodes[0], "Hunted:"), "1");
+}
+
+#[test]
+fn with_locate_off_peers_are_hunted_as_before() {
+    let net = Net::allocate();
+    let nodes = cluster(&net, 3, |_| {});
+    let _phone = Phone::register(&net, &nodes[2], "103", Behaviour::Answer);
+    assert!(call(&net, &nodes[0], "103", &CallOptions::default()).answered());
+    call(&net, &nodes[0], "105", &CallOptions::default());
+    nodes[0].wait_results(2, 5 * SECOND);
+    settle();
+    assert_eq!((crossed(&nodes[1]), crossed(&nodes[2])), (2, 2), "both calls asked node2, then node3");
+    let status = nodes[0].cli("cluster show status");
+    assert!(status.contains("Locate:              off") && status.contains("Located:             0"), "{status}");
+}
+
+#[test]
+fn a_hint_shows_the_state_of_a_phone_on_another_node() {
+    let net = Net::allocate();
+    let nodes = cluster(&net, 2, |s| {
+        s.locate = true;
+        s.dialplan = "exten => 102,hint,PJSIP/102\n".into();
+    });
+    let hint = |node: &Node| node.cli("core show hint 102");
+    assert!(hint(&nodes[0]).contains("Unavailable"), "{}", hint(&nodes[0]));
+    let _phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+    let shown = poll(10 * SECOND, Duration::from_millis(50), || hint(&nodes[0]), |h| h.contains("State:Idle"));
+    assert!(shown.contains("State:Idle"), "node1's hint follows the phone registered on node2: {shown}");
+}
