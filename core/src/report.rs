@@ -71,7 +71,7 @@ pub fn locations(config: &ClusterConfig, own_eid: &str, phone: Option<(&str, &[S
     let head = format!("{:<16} {:<10} {:<18} {:<8}", "Peer", "Synced", "Entity ID", "Health");
     out.push_str(&head);
     if phone.is_some() {
-        out.push_str(&format!(" {:<12} {}", "Phone", "Reported"));
+        out.push_str(&format!(" {:<22} {}", "Phone", "Reported"));
     }
     out.push('\n');
     for r in rows {
@@ -88,7 +88,7 @@ pub fn locations(config: &ClusterConfig, own_eid: &str, phone: Option<(&str, &[S
                 (Sync::Synced(_), None) => ("absent".to_string(), "-".to_string()),
                 _ => ("unknown".to_string(), "-".to_string()),
             };
-            out.push_str(&format!(" {what:<12} {when}"));
+            out.push_str(&format!(" {what:<22} {when}"));
         }
         out.push('\n');
     }
