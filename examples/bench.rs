@@ -1,11 +1,14 @@
 //! `make bench`: ClusterDial against the classic recipe's dialplan, on the
-//! same machine in the same run, over real SIP. Prints one table of figures
-//! and ClusterDial/recipe ratios.
+//! same machine in the same run, over real SIP; then ClusterDial's hunting
+//! and locating at three and five nodes. Prints two tables of figures, the
+//! first with ClusterDial/recipe ratios.
+//!
+//! RES_CLUSTER_BENCH_ONLY=pairs|cluster runs one part alone.
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use harness::*;
 
@@ -13,6 +16,8 @@ use harness::*;
 enum Variant {
     Recipe,
     ClusterDial,
+    /// ClusterDial with peer legs marked by its pre-dial handler.
+    PreDial,
 }
 
 impl Variant {
@@ -20,19 +25,25 @@ impl Variant {
         match self {
             Variant::Recipe => "recipe",
             Variant::ClusterDial => "ClusterDial",
+            Variant::PreDial => "ClusterDial (pre-dial marking)",
         }
     }
 }
 
-/// Both variants run with qualify every 2 s on the peers and Dial options
-/// rt, as the recipe has them, and end a failed call with Congestion().
-fn nodes(net: &Net, variant: Variant, n: u8) -> Vec<Node> {
+/// Every variant runs with qualify every 2 s on the peers and Dial options
+/// rt, as the recipe has them, and ends a failed call with Congestion().
+fn nodes(net: &Net, variant: Variant, n: u8, tune: impl Fn(&mut NodeSpec)) -> Vec<Node> {
     cluster(net, n, |s| {
         s.qualify_s = 2;
         s.recipe = variant == Variant::Recipe;
-        s.load_module = variant == Variant::ClusterDial;
+        s.load_module = variant != Variant::Recipe;
         s.general = "dial_options = rt".into();
+        if variant == Variant::PreDial {
+            s.general.push_str("\npeer_leg_marking = predial");
+        }
         s.after_clusterdial = "Congestion()".into();
+        s.quiet_log = true;
+        tune(s);
     })
 }
 
@@ -47,14 +58,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn wait_qualified(node: &Node) {
     // Qualify sees every peer before the measured calls start.
-    for _ in 0..100 {
-        let contacts = node.cli("pjsip show contacts");
-        if !contacts.contains("Unavail") && !contacts.contains("Unknown") && contacts.contains("Avail") {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    poll(10 * SECOND, Duration::from_millis(100), || node.cli("pjsip show contacts"), |c| {
+        !c.contains("Unavail") && !c.contains("Unknown") && c.contains("Avail")
+    });
 }
+
+fn quick(net: &Net, node: &Node, exten: &str) -> CallReport {
+    call(net, node, exten, &CallOptions { hold_ms: 0, timeout_s: 40, ..CallOptions::default() })
+}
+
+// ---------------------------------------------------------------- pairs
 
 #[derive(Default)]
 struct Figures {
@@ -63,15 +76,18 @@ struct Figures {
     nowhere: f64,
     hung_first: f64,
     hung_later: f64,
+    back_after_hang: f64,
     three_first: f64,
     three_later: f64,
     max_rate: u32,
+    ramps: Vec<u32>,
     cpu_forwarding: f64,
     cpu_answering: f64,
 }
 
 const RATES: [u32; 12] = [100, 150, 175, 200, 225, 250, 275, 300, 325, 350, 400, 500];
 const LOAD_SECONDS: u32 = 5;
+const RAMPS: usize = 3;
 const SETUP_CALLS: usize = 60;
 
 /// Two nodes of one variant, phone 101 on the first and 102 on the second.
@@ -85,7 +101,7 @@ struct Pair {
 impl Pair {
     fn start(variant: Variant) -> Pair {
         let net = Net::allocate();
-        let nodes = nodes(&net, variant, 2);
+        let nodes = nodes(&net, variant, 2, |_| {});
         let phones = vec![
             Phone::register(&net, &nodes[0], "101", Behaviour::Answer),
             Phone::register(&net, &nodes[1], "102", Behaviour::Answer),
@@ -95,23 +111,26 @@ impl Pair {
     }
 
     fn setup_once(&self, exten: &str) -> Option<f64> {
-        let opts = CallOptions { hold_ms: 0, ..CallOptions::default() };
-        call(&self.net, &self.nodes[0], exten, &opts).setup_ms
+        quick(&self.net, &self.nodes[0], exten).setup_ms
     }
 }
 
-/// Setup times, both variants' calls interleaved so that drift in the
-/// machine's speed falls on both alike.
-fn setup_times(pairs: &[Pair; 2], figures: &mut [Figures; 2]) {
+/// Setup times, the variants' calls interleaved so that drift in the
+/// machine's speed falls on all alike. The pre-dial variant runs only the
+/// forwarded case (it differs from ClusterDial on peer legs only).
+fn setup_times(pairs: &[Pair], figures: &mut [Figures]) {
     for (exten, pick) in [("101", 0), ("102", 1), ("103", 2)] {
-        let mut samples: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); pairs.len()];
         for _ in 0..SETUP_CALLS {
             for (i, pair) in pairs.iter().enumerate() {
+                if pair.variant == Variant::PreDial && pick != 1 {
+                    continue;
+                }
                 samples[i].extend(pair.setup_once(exten));
             }
         }
-        for i in 0..2 {
-            let m = median(std::mem::take(&mut samples[i]));
+        for (i, s) in samples.into_iter().enumerate() {
+            let m = median(s);
             match pick {
                 0 => figures[i].local = m,
                 1 => figures[i].via_peer = m,
@@ -124,10 +143,10 @@ fn setup_times(pairs: &[Pair; 2], figures: &mut [Figures; 2]) {
 const CPU_ROUNDS: u32 = 8;
 
 /// CPU per forwarded call: rounds of 250 calls at 100/s, the variants
-/// taking turns, so that the machine's drift falls on both alike.
-fn cpu_per_call(pairs: &[Pair; 2], figures: &mut [Figures; 2]) {
+/// taking turns, so that the machine's drift falls on all alike.
+fn cpu_per_call(pairs: &[Pair], figures: &mut [Figures]) {
     eprintln!("CPU per forwarded call ({CPU_ROUNDS} x 250 calls at 100/s per variant, taking turns)");
-    let mut totals = [(0u64, 0u64, 0u64); 2];
+    let mut totals = vec![(0u64, 0u64, 0u64); pairs.len()];
     for _ in 0..CPU_ROUNDS {
         for (i, pair) in pairs.iter().enumerate() {
             let (n1, n2) = (&pair.nodes[0], &pair.nodes[1]);
@@ -148,13 +167,16 @@ fn cpu_per_call(pairs: &[Pair; 2], figures: &mut [Figures; 2]) {
 }
 
 /// The highest rate at which the forwarding path completes every call and
-/// keeps pace, the variants taking turns at each rate (and turns at going
-/// first, which matters near the machine's limit).
-fn throughput(pairs: &[Pair; 2], figures: &mut [Figures; 2]) {
-    eprintln!("throughput of the forwarding path");
-    let mut going = [true, true];
+/// keeps pace: one ramp per variant, the variants taking turns at each rate
+/// (and turns at going first, which matters near the machine's limit).
+fn ramp(pairs: &[Pair], round: usize) -> Vec<u32> {
+    let mut going = vec![true; pairs.len()];
+    let mut best = vec![0; pairs.len()];
     for (step, rate) in RATES.into_iter().enumerate() {
-        let order = if step % 2 == 0 { [0, 1] } else { [1, 0] };
+        let mut order: Vec<usize> = (0..pairs.len()).collect();
+        if (step + round) % 2 == 1 {
+            order.reverse();
+        }
         for i in order {
             let pair = &pairs[i];
             if !going[i] {
@@ -165,13 +187,28 @@ fn throughput(pairs: &[Pair; 2], figures: &mut [Figures; 2]) {
             let r = load(&pair.net, &pair.nodes[0], "102", rate, calls, 100);
             // The pair kept up: SIPp placed the calls at the rate asked.
             let kept_up = r.elapsed.as_secs_f64() <= f64::from(LOAD_SECONDS) * 1.1 + 0.3;
-            eprintln!("  {} {rate}/s: {} ok, {} failed, {:.1} s", pair.variant.name(), r.successful, r.failed, r.elapsed.as_secs_f64());
+            eprintln!("  ramp {}: {} {rate}/s: {} ok, {} failed, {:.1} s", round + 1, pair.variant.name(), r.successful, r.failed, r.elapsed.as_secs_f64());
             if r.failed > 0 || r.successful < u64::from(calls) || !kept_up {
                 going[i] = false;
             } else {
-                figures[i].max_rate = rate;
+                best[i] = rate;
             }
         }
+    }
+    best
+}
+
+fn throughput(pairs: &[Pair], figures: &mut [Figures]) {
+    eprintln!("throughput of the forwarding path ({RAMPS} ramps, alternating)");
+    for round in 0..RAMPS {
+        for (f, best) in figures.iter_mut().zip(ramp(pairs, round)) {
+            f.ramps.push(best);
+        }
+    }
+    for f in figures.iter_mut() {
+        let mut r = f.ramps.clone();
+        r.sort_unstable();
+        f.max_rate = r[r.len() / 2];
     }
 }
 
@@ -183,42 +220,69 @@ fn hung_peer(pair: &Pair, f: &mut Figures) {
     pair.nodes[1].signal(libc::SIGCONT);
 }
 
+/// A peer hangs for two seconds while a call needs it, then resumes; calls
+/// every half second from then on: how long after the resume the first one
+/// is answered (a call placed during the hang counts when it is answered).
+fn back_after_hang(pair: &Pair, f: &mut Figures) {
+    eprintln!("{}: peer hung for 2 s while a call needs it", pair.variant.name());
+    // Wait out any holddown left from the hung-peer rows.
+    std::thread::sleep(Duration::from_secs(3));
+    poll(40 * SECOND, Duration::from_millis(500), || quick(&pair.net, &pair.nodes[0], "102"), CallReport::answered);
+    let answered_at = std::sync::Mutex::new(Vec::<Instant>::new());
+    let resumed = std::thread::scope(|s| {
+        pair.nodes[1].signal(libc::SIGSTOP);
+        let stopped = Instant::now();
+        let during = s.spawn(|| {
+            let placed = Instant::now();
+            let r = quick(&pair.net, &pair.nodes[0], "102");
+            if r.answered() {
+                answered_at.lock().unwrap().push(placed + Duration::from_secs_f64(r.setup_ms.unwrap_or(0.0) / 1000.0));
+            }
+        });
+        std::thread::sleep(Duration::from_secs(2).saturating_sub(stopped.elapsed()));
+        pair.nodes[1].signal(libc::SIGCONT);
+        let resumed = Instant::now();
+        let deadline = resumed + Duration::from_secs(40);
+        while Instant::now() < deadline && answered_at.lock().unwrap().is_empty() {
+            let placed = Instant::now();
+            let r = quick(&pair.net, &pair.nodes[0], "102");
+            if r.answered() {
+                answered_at.lock().unwrap().push(placed + Duration::from_secs_f64(r.setup_ms.unwrap_or(0.0) / 1000.0));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500).saturating_sub(placed.elapsed()));
+        }
+        during.join().expect("call during the hang");
+        resumed
+    });
+    let first = answered_at.into_inner().unwrap().into_iter().min();
+    f.back_after_hang = first.map_or(f64::NAN, |t| t.saturating_duration_since(resumed).as_secs_f64() * 1000.0);
+}
+
 fn three_nodes(variant: Variant, f: &mut Figures) {
     eprintln!("{}: three nodes, middle peer hung, phone on the last", variant.name());
     let net = Net::allocate();
-    let three = nodes(&net, variant, 3);
+    let three = nodes(&net, variant, 3, |_| {});
     let _last = Phone::register(&net, &three[2], "103", Behaviour::Answer);
     wait_qualified(&three[0]);
-    let opts = CallOptions { hold_ms: 0, ..CallOptions::default() };
     three[1].signal(libc::SIGSTOP);
-    f.three_first = call(&net, &three[0], "103", &opts).setup_ms.unwrap_or(f64::NAN);
-    f.three_later = median((0..15).filter_map(|_| call(&net, &three[0], "103", &opts).setup_ms).collect());
+    f.three_first = quick(&net, &three[0], "103").setup_ms.unwrap_or(f64::NAN);
+    f.three_later = median((0..15).filter_map(|_| quick(&net, &three[0], "103").setup_ms).collect());
     three[1].signal(libc::SIGCONT);
 }
 
-fn measure() -> [Figures; 2] {
-    let pairs = [Pair::start(Variant::Recipe), Pair::start(Variant::ClusterDial)];
-    let mut figures = [Figures::default(), Figures::default()];
-    // RES_CLUSTER_BENCH_ONLY=setup or =cpu runs that part alone, for
-    // working on it.
-    let only = std::env::var("RES_CLUSTER_BENCH_ONLY").unwrap_or_default();
-    if only.is_empty() || only == "setup" {
-        eprintln!("setup times ({SETUP_CALLS} calls per case and variant, interleaved)");
-        setup_times(&pairs, &mut figures);
-    }
-    if only == "cpu" {
-        cpu_per_call(&pairs, &mut figures);
-    }
-    if only == "throughput" {
-        throughput(&pairs, &mut figures);
-    }
-    if !only.is_empty() {
-        return figures;
-    }
+fn measure_pairs() -> Vec<Figures> {
+    let variants = [Variant::Recipe, Variant::ClusterDial, Variant::PreDial];
+    let pairs: Vec<Pair> = variants.iter().map(|&v| Pair::start(v)).collect();
+    let mut figures: Vec<Figures> = variants.iter().map(|_| Figures::default()).collect();
+    eprintln!("setup times ({SETUP_CALLS} calls per case and variant, interleaved)");
+    setup_times(&pairs, &mut figures);
     cpu_per_call(&pairs, &mut figures);
-    throughput(&pairs, &mut figures);
-    for (pair, f) in pairs.iter().zip(figures.iter_mut()) {
+    // Throughput and faults: the recipe against ClusterDial as configured.
+    throughput(&pairs[..2], &mut figures[..2]);
+    for (pair, f) in pairs.iter().zip(figures.iter_mut()).take(2) {
         hung_peer(pair, f);
+        back_after_hang(pair, f);
     }
     drop(pairs);
     for (variant, f) in [Variant::Recipe, Variant::ClusterDial].into_iter().zip(figures.iter_mut()) {
@@ -227,6 +291,179 @@ fn measure() -> [Figures; 2] {
     figures
 }
 
+// ---------------------------------------------------------------- clusters
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Sequential,
+    Parallel,
+    Locate,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Sequential => "sequential hunting",
+            Mode::Parallel => "parallel hunting",
+            Mode::Locate => "locate = devstate",
+        }
+    }
+}
+
+/// One case of a cluster: a call's cost.
+#[derive(Default, Clone)]
+struct Cost {
+    invites: f64,
+    setup_ms: f64,
+    cpu_ms: f64,
+}
+
+#[derive(Default)]
+struct ClusterFigures {
+    far: Cost,
+    near: Cost,
+    nowhere: Cost,
+    /// Locate only: the same number dialled on node1's phones only, the
+    /// calls taking turns with those of `nowhere`.
+    local_only_ms: f64,
+    /// Locate only: PUBLISH requests one REGISTER caused, and their bytes.
+    publishes: f64,
+    publish_bytes: f64,
+    /// Locate only: REGISTER on the last node to node1 knowing it.
+    known_after_ms: f64,
+}
+
+const COST_CALLS: u32 = 100;
+const COST_RATE: u32 = 25;
+const COST_SETUPS: usize = 20;
+
+/// INVITEs sent from one node to another so far.
+fn invites(nodes: &[Node]) -> usize {
+    nodes.iter().map(|n| n.log().lines().filter(|l| l.contains("app_dial.c: Called PJSIP/") && l.contains("@cluster-node")).count()).sum()
+}
+
+fn cost(net: &Net, nodes: &[Node], exten: &str) -> Cost {
+    let setup_ms = median((0..COST_SETUPS).filter_map(|_| quick(net, &nodes[0], exten).setup_ms).collect());
+    let (sent, cpu) = (invites(nodes), nodes.iter().map(Node::cpu_ms).sum::<u64>());
+    let run = load(net, &nodes[0], exten, COST_RATE, COST_CALLS, 50);
+    if run.failed > 0 && exten != "199" {
+        eprintln!("  warning: {exten}: {} of {COST_CALLS} failed", run.failed);
+    }
+    // The log is written a moment after the call ends.
+    settle();
+    let calls = f64::from(COST_CALLS);
+    let sent = invites(nodes) - sent;
+    let cpu = nodes.iter().map(Node::cpu_ms).sum::<u64>() - cpu;
+    Cost { invites: sent as f64 / calls, setup_ms, cpu_ms: cpu as f64 / calls }
+}
+
+/// Waits until node1 sees `peer` report `exten` present (locate only).
+fn wait_located(node1: &Node, exten: &str, peer: &str) {
+    poll(15 * SECOND, Duration::from_millis(50), || node1.cli(&format!("cluster show locations {exten}")), |out| {
+        out.lines().any(|l| l.starts_with(peer) && l.contains("NOT_INUSE"))
+    });
+}
+
+/// PUBLISH requests (and bytes) the cluster sends for one registration
+/// change, counted in the SIP traffic every node logs while a phone
+/// re-registers on the last node; and how long node1 takes to know it
+/// (from the last node's ContactStatus to node1's DeviceStateChange, both
+/// over AMI), the median of five.
+fn publication(net: &Net, nodes: &[Node]) -> (f64, f64, f64) {
+    let last = nodes.last().expect("nodes");
+    let mut latencies = Vec::new();
+    let (mut count, mut bytes) = (0usize, 0usize);
+    for round in 0..5 {
+        let mut there = Ami::connect(last);
+        let mut here = Ami::connect(&nodes[0]);
+        for n in nodes {
+            n.cli("pjsip set logger on");
+        }
+        let marks: Vec<usize> = nodes.iter().map(|n| n.log().len()).collect();
+        let phone = Phone::register(net, last, "104", Behaviour::Answer);
+        let get = |e: &[(String, String)], k: &str| e.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        // Both nodes stamp their AMI events with the one system clock.
+        let stamp = |e: &[(String, String)]| get(e, "Timestamp").and_then(|t| t.parse::<f64>().ok());
+        let registered = there.wait(|e| get(e, "Event").as_deref() == Some("ContactStatus") && get(e, "AOR").as_deref() == Some("104"), 10 * SECOND);
+        let known = here.wait(
+            |e| get(e, "Event").as_deref() == Some("DeviceStateChange") && get(e, "Device").as_deref() == Some("PJSIP/104") && get(e, "State").as_deref() == Some("NOT_INUSE"),
+            10 * SECOND,
+        );
+        if let (Some(a), Some(b)) = (registered.as_deref().and_then(stamp), known.as_deref().and_then(stamp)) {
+            latencies.push((b - a) * 1000.0);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        for n in nodes {
+            n.cli("pjsip set logger off");
+        }
+        if round == 0 {
+            for (n, mark) in nodes.iter().zip(&marks) {
+                let log = n.log();
+                let lines: Vec<&str> = log[*mark..].lines().collect();
+                for (i, l) in lines.iter().enumerate() {
+                    if l.contains("Transmitting SIP request") && lines.get(i + 1).is_some_and(|next| next.contains("PUBLISH sip:")) {
+                        count += 1;
+                        bytes += l.split('(').nth(1).and_then(|r| r.split_whitespace().next()).and_then(|b| b.parse::<usize>().ok()).unwrap_or(0);
+                    }
+                }
+            }
+        }
+        // Unregistered again, for the next round.
+        phone.unregister(last);
+        drop(phone);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    (count as f64, bytes as f64, median(latencies))
+}
+
+fn measure_cluster(size: u8, mode: Mode) -> ClusterFigures {
+    eprintln!("{size} nodes, {}", mode.name());
+    let net = Net::allocate();
+    let nodes = nodes(&net, Variant::ClusterDial, size, |s| {
+        s.quiet_log = false;
+        s.locate = mode == Mode::Locate;
+        if mode == Mode::Parallel {
+            s.general.push_str("\nstrategy = parallel");
+        }
+    });
+    let far = format!("1{size:02}");
+    let _phones = [
+        Phone::register_from(net.host(102), &nodes[1], "102", Behaviour::Answer),
+        Phone::register_from(net.host(100 + size), &nodes[size as usize - 1], &far, Behaviour::Answer),
+    ];
+    nodes.iter().for_each(wait_qualified);
+    if mode == Mode::Locate {
+        wait_located(&nodes[0], "102", "node2");
+        wait_located(&nodes[0], &far, &format!("node{size}"));
+    }
+    let mut f = ClusterFigures {
+        far: cost(&net, &nodes, &far),
+        near: cost(&net, &nodes, "102"),
+        nowhere: cost(&net, &nodes, "199"),
+        ..ClusterFigures::default()
+    };
+    if mode == Mode::Locate {
+        (f.publishes, f.publish_bytes, f.known_after_ms) = publication(&net, &nodes);
+        (f.nowhere.setup_ms, f.local_only_ms) = nowhere_against_local_only(&net, &nodes[0]);
+    }
+    f
+}
+
+/// Setup of a number registered nowhere through node1, and of the same
+/// number dialled on node1's phones only (the local dial alone: ClusterDial
+/// on a call marked FROM_CLUSTER=1, which never goes to a peer), the calls
+/// taking turns; medians.
+fn nowhere_against_local_only(net: &Net, node1: &Node) -> (f64, f64) {
+    let (mut located, mut local) = (Vec::new(), Vec::new());
+    for _ in 0..3 * COST_SETUPS {
+        located.extend(quick(net, node1, "199").setup_ms);
+        local.extend(quick(net, node1, "legacy199").setup_ms);
+    }
+    (median(located), median(local))
+}
+
+// ---------------------------------------------------------------- report
+
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
@@ -234,29 +471,42 @@ fn machine() -> String {
         .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let version = std::fs::read_to_string(sandbox_version_file()).unwrap_or_default();
+    let version = std::fs::read_to_string(harness::sandbox::sandbox().root.join(".res_cluster-sandbox-ready")).unwrap_or_default();
     format!("{cpu}, {cores} cores; {}", version.trim())
 }
 
-fn sandbox_version_file() -> std::path::PathBuf {
-    harness::sandbox::sandbox().root.join(".res_cluster-sandbox-ready")
+fn ms(v: f64) -> String {
+    if !v.is_finite() {
+        "-".into()
+    } else if v >= 1000.0 {
+        format!("{:.1} s", v / 1000.0)
+    } else {
+        format!("{v:.1} ms")
+    }
 }
 
-fn main() {
-    let [recipe, cluster] = measure();
+fn ratio(c: f64, r: f64) -> String {
+    if r > 0.0 && c.is_finite() && r.is_finite() {
+        format!("{:.2}", c / r)
+    } else {
+        "-".into()
+    }
+}
 
-    let ms = |v: f64| if v >= 1000.0 { format!("{:.1} s", v / 1000.0) } else { format!("{v:.1} ms") };
-    let ratio = |c: f64, r: f64| if r > 0.0 && c.is_finite() && r.is_finite() { format!("{:.2}", c / r) } else { "-".into() };
+fn print_pairs(f: &[Figures]) {
+    let (recipe, cluster, predial) = (&f[0], &f[1], &f[2]);
     let rows: Vec<(&str, String, String, String)> = vec![
         ("setup, phone on this node (median)", ms(recipe.local), ms(cluster.local), ratio(cluster.local, recipe.local)),
         ("setup, phone on the peer (median)", ms(recipe.via_peer), ms(cluster.via_peer), ratio(cluster.via_peer, recipe.via_peer)),
+        ("setup, phone on the peer, pre-dial marking (median)", ms(recipe.via_peer), ms(predial.via_peer), ratio(predial.via_peer, recipe.via_peer)),
         ("setup, phone nowhere (median)", ms(recipe.nowhere), ms(cluster.nowhere), ratio(cluster.nowhere, recipe.nowhere)),
         ("peer hung, phone nowhere: first call", ms(recipe.hung_first), ms(cluster.hung_first), ratio(cluster.hung_first, recipe.hung_first)),
         ("peer hung, phone nowhere: later calls (median)", ms(recipe.hung_later), ms(cluster.hung_later), ratio(cluster.hung_later, recipe.hung_later)),
+        ("peer back after a 2 s hang: first answered call after resume", ms(recipe.back_after_hang), ms(cluster.back_after_hang), ratio(cluster.back_after_hang, recipe.back_after_hang)),
         ("3 nodes, middle hung, phone on last: first", ms(recipe.three_first), ms(cluster.three_first), ratio(cluster.three_first, recipe.three_first)),
         ("3 nodes, middle hung, phone on last: later (median)", ms(recipe.three_later), ms(cluster.three_later), ratio(cluster.three_later, recipe.three_later)),
         (
-            "forwarding path: highest rate, 0 failed, kept pace",
+            "forwarding path: highest rate, 0 failed, kept pace (median of 3 ramps)",
             format!("{}/s", recipe.max_rate),
             format!("{}/s", cluster.max_rate),
             ratio(f64::from(cluster.max_rate), f64::from(recipe.max_rate)),
@@ -268,17 +518,76 @@ fn main() {
             ratio(cluster.cpu_forwarding, recipe.cpu_forwarding),
         ),
         (
+            "CPU per forwarded call, forwarding node, pre-dial marking",
+            format!("{:.2} ms", recipe.cpu_forwarding),
+            format!("{:.2} ms", predial.cpu_forwarding),
+            ratio(predial.cpu_forwarding, recipe.cpu_forwarding),
+        ),
+        (
             "CPU per forwarded call, answering node",
             format!("{:.2} ms", recipe.cpu_answering),
             format!("{:.2} ms", cluster.cpu_answering),
             ratio(cluster.cpu_answering, recipe.cpu_answering),
         ),
     ];
-    println!("\nres_cluster benchmark: {}", machine());
-    println!("Both variants: qualify every 2 s on the peers, Dial options rt; rates tried: {RATES:?} calls/s for {LOAD_SECONDS} s.\n");
-    println!("| {:<52} | {:>10} | {:>11} | {:>18} |", "measure", "recipe", "ClusterDial", "ClusterDial/recipe");
-    println!("|{}|{}|{}|{}|", "-".repeat(54), "-".repeat(12), "-".repeat(13), "-".repeat(20));
+    println!("Two nodes (three for the hung-middle rows), the recipe against ClusterDial. Both: qualify every 2 s on the peers, Dial options rt;");
+    println!("rates tried: {RATES:?} calls/s for {LOAD_SECONDS} s; ramps: recipe {:?}, ClusterDial {:?}.\n", recipe.ramps, cluster.ramps);
+    println!("| {:<64} | {:>10} | {:>11} | {:>18} |", "measure", "recipe", "ClusterDial", "ClusterDial/recipe");
+    println!("|{}|{}|{}|{}|", "-".repeat(66), "-".repeat(12), "-".repeat(13), "-".repeat(20));
     for (what, r, c, q) in rows {
-        println!("| {what:<52} | {r:>10} | {c:>11} | {q:>18} |");
+        println!("| {what:<64} | {r:>10} | {c:>11} | {q:>18} |");
+    }
+}
+
+fn print_clusters(figures: &[(u8, Mode, ClusterFigures)]) {
+    println!("\nClusterDial at three and five nodes: a phone on the farthest node (in file order), a phone on node2, a number registered nowhere.");
+    println!("INVITEs: sent between nodes per call; CPU: summed over all nodes per call ({COST_CALLS} calls at {COST_RATE}/s); setup: median of {COST_SETUPS}.\n");
+    println!("| {:<5} | {:<20} | {:<10} | {:>7} | {:>8} | {:>8} |", "nodes", "mode", "phone", "INVITEs", "setup", "CPU");
+    println!("|{}|{}|{}|{}|{}|{}|", "-".repeat(7), "-".repeat(22), "-".repeat(12), "-".repeat(9), "-".repeat(10), "-".repeat(10));
+    for (size, mode, f) in figures {
+        for (what, c) in [(format!("on node{size}"), &f.far), ("on node2".to_string(), &f.near), ("nowhere".to_string(), &f.nowhere)] {
+            println!("| {size:<5} | {:<20} | {what:<10} | {:>7.2} | {:>8} | {:>5.2} ms |", mode.name(), c.invites, ms(c.setup_ms), c.cpu_ms);
+        }
+    }
+    println!();
+    for (size, _, f) in figures.iter().filter(|(_, m, _)| *m == Mode::Locate) {
+        println!(
+            "{size} nodes, locate: a number registered nowhere: setup {} (median of {}), against {} for the local dial alone (ClusterDial on node1's phones only), taking turns: {}.",
+            ms(f.nowhere.setup_ms),
+            3 * COST_SETUPS,
+            ms(f.local_only_ms),
+            ratio(f.nowhere.setup_ms, f.local_only_ms)
+        );
+        println!(
+            "{size} nodes, locate: one REGISTER caused {:.0} PUBLISH requests ({:.0} bytes); node1 knew it {} after the registration (median of 5).",
+            f.publishes,
+            f.publish_bytes,
+            ms(f.known_after_ms)
+        );
+        println!(
+            "{size} nodes, locate: CPU of a call to the phone on node{size} / on node2: {}.",
+            ratio(f.far.cpu_ms, f.near.cpu_ms)
+        );
+    }
+}
+
+fn main() {
+    let only = std::env::var("RES_CLUSTER_BENCH_ONLY").unwrap_or_default();
+    let pairs = (only.is_empty() || only == "pairs").then(measure_pairs);
+    let clusters = (only.is_empty() || only == "cluster").then(|| {
+        let mut out = Vec::new();
+        for size in [3u8, 5] {
+            for mode in [Mode::Sequential, Mode::Parallel, Mode::Locate] {
+                out.push((size, mode, measure_cluster(size, mode)));
+            }
+        }
+        out
+    });
+    println!("\nres_cluster benchmark: {}\n", machine());
+    if let Some(f) = pairs {
+        print_pairs(&f);
+    }
+    if let Some(figures) = clusters {
+        print_clusters(&figures);
     }
 }

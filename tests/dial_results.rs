@@ -6,15 +6,15 @@ mod harness;
 
 use harness::*;
 
-/// Extension 104 is an endpoint allowing only A-law on node1 (no codec
+/// Extension 107 is an endpoint allowing only A-law on node1 (no codec
 /// module can translate it from the callers' u-law there), and an ordinary
 /// one on node2.
 fn nodes(net: &Net) -> Vec<Node> {
     cluster(net, 2, |s| {
         s.pjsip = if s.index == 1 {
-            "[104](endpoint-common)\ndisallow = all\nallow = alaw\naors = 104\n\n[104](phone-aor)\n\n".into()
+            "[107](endpoint-common)\ndisallow = all\nallow = alaw\naors = 107\n\n[107](phone-aor)\n\n".into()
         } else {
-            "[104](endpoint-common)\naors = 104\n\n[104](phone-aor)\n\n".into()
+            "[107](endpoint-common)\naors = 107\n\n[107](phone-aor)\n\n".into()
         };
     })
 }
@@ -23,13 +23,13 @@ fn nodes(net: &Net) -> Vec<Node> {
 fn channels_that_cannot_be_made_compatible_fall_back_to_the_peers() {
     let net = Net::allocate();
     let nodes = nodes(&net);
-    let _alaw = Phone::register(&net, &nodes[0], "104", Behaviour::Answer);
-    let there = Phone::register_from(net.host(114), &nodes[1], "104", Behaviour::Answer);
+    let _alaw = Phone::register(&net, &nodes[0], "107", Behaviour::Answer);
+    let there = Phone::register_from(net.host(114), &nodes[1], "107", Behaviour::Answer);
 
-    let report = call(&net, &nodes[0], "104", &CallOptions::default());
+    let report = call(&net, &nodes[0], "107", &CallOptions::default());
 
     let log = nodes[0].log();
-    assert!(log.contains("ClusterDial: dialling this node: Dial(PJSIP/104,20)"), "{log}");
+    assert!(log.contains("ClusterDial: dialling this node: Dial(PJSIP/107,20)"), "{log}");
     assert!(report.answered(), "Dial gave up on this node's phone (CONGESTION, -1) with the caller still there: {report:?}\n{log}");
     let r = nodes[0].wait_results(1, 5 * SECOND);
     assert_eq!((r[0].cluster.as_str(), r[0].node.as_str()), ("ANSWER", "node2"), "{r:?}");

@@ -215,7 +215,7 @@ impl CallPlan {
                         self.located = Some(route.located.clone());
                         rest = route.located.iter().chain(&route.hunted).copied().collect();
                         if rest.is_empty() {
-                            self.finish_nowhere(route.absent, lookups);
+                            self.finish_nowhere(route.absent);
                             continue;
                         }
                     }
@@ -412,13 +412,11 @@ impl CallPlan {
     }
 
     /// Every peer reported the phone absent: it is registered nowhere, and
-    /// no INVITE leaves. (A call marked as forwarded still ends as a
-    /// cluster call does.)
-    fn finish_nowhere(&mut self, absent: usize, lookups: &mut dyn Lookups) {
-        self.origin = std::mem::replace(&mut self.origin, Origin::Phone).with_hop_header(lookups.hop_header().as_deref());
-        if self.origin.is_cluster_call() {
-            return self.finish_cluster_call(self.best.unwrap_or(DialStatus::ChanUnavail));
-        }
+    /// no INVITE leaves. The hop header is not read (a round trip to the
+    /// SIP thread that a call sending no INVITE need not pay): a call marked
+    /// by it alone, from a node that is not a configured peer, returns to the
+    /// dialplan here as a phone's does.
+    fn finish_nowhere(&mut self, absent: usize) {
         let status = self.best.unwrap_or(DialStatus::ChanUnavail);
         let mut o = Outcome::new(status, format!("registered on no peer ({absent} report it absent); no INVITE sent; {status}"));
         o.zero_invite = true;

@@ -13,7 +13,7 @@ use super::poll;
 use super::sandbox::{module_path, sandbox, Sandbox};
 
 /// Extensions every node knows as phone endpoints (where they register decides where they ring).
-pub const PHONES: [&str; 3] = ["101", "102", "103"];
+pub const PHONES: [&str; 5] = ["101", "102", "103", "104", "105"];
 /// Caller endpoints, identified by the From user.
 pub const CALLERS: [&str; 2] = ["200", "201"];
 
@@ -496,7 +496,14 @@ const MODULES: [&str; 30] = [
 ];
 
 /// Device states shared with the peers over PJSIP.
-const PUBLISH_MODULES: [&str; 3] = ["res_pjsip_outbound_publish.so", "res_pjsip_publish_asterisk.so", "res_pjsip_authenticator_digest.so"];
+/// (With the SIP logger and device-state AMI events, to measure them.)
+const PUBLISH_MODULES: [&str; 5] = [
+    "res_pjsip_outbound_publish.so",
+    "res_pjsip_publish_asterisk.so",
+    "res_pjsip_authenticator_digest.so",
+    "res_pjsip_logger.so",
+    "res_manager_devicestate.so",
+];
 
 /// Call records: CDRs to CSV, CEL events to CSV (cel_custom needs
 /// res_cdrel_custom loaded before it in 22.10).
@@ -513,7 +520,7 @@ fn write_configs(net: &Net, spec: &NodeSpec, inside: &str, dirs: &Dirs, etc: &st
         ("logger.conf", logger_conf(spec.quiet_log)),
         ("pjsip.conf", pjsip_conf(net, spec, ip)),
         ("extensions.conf", extensions_conf(spec)),
-        ("manager.conf", format!("[general]\nenabled = {}\nport = 5038\nbindaddr = {ip}\n\n[test]\nsecret = test\nread = all\nwrite = all\n", if spec.ami { "yes" } else { "no" })),
+        ("manager.conf", format!("[general]\nenabled = {}\nport = 5038\nbindaddr = {ip}\ntimestampevents = yes\n\n[test]\nsecret = test\nread = all\nwrite = all\n", if spec.ami { "yes" } else { "no" })),
         ("rtp.conf", "[general]\nrtpstart = 10000\nrtpend = 40000\n".into()),
         // No sound files in the sandbox: the transfer prompt is left out.
         ("features.conf", "[general]\ntransferannouncesound =\n\n[featuremap]\natxfer => *2\n".into()),

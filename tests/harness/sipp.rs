@@ -85,6 +85,11 @@ impl Phone {
         send_register(&self.ip, 5061, to, &self.exten, 3600);
     }
 
+    /// The phone's registration on `node` is removed.
+    pub fn unregister(&self, node: &Node) {
+        send_register(&self.ip, 5061, node, &self.exten, 0);
+    }
+
     /// The requests of `method` this phone received.
     fn received(&self, method: &str) -> Vec<SipMessage> {
         let start = format!("{method} ");
