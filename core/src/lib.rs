@@ -13,6 +13,7 @@ pub mod dialsyntax;
 pub mod eid;
 pub mod health;
 pub mod locate;
+pub mod metrics;
 pub mod origin;
 pub mod peer_leg;
 pub mod plan;

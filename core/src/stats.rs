@@ -1,8 +1,15 @@
-//! The counters `cluster show status` prints.
+//! The counters `cluster show status` prints and `/metrics` serves.
+
+use std::collections::BTreeMap;
 
 use super::plan::Outcome;
+use super::status::DialStatus;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How a call ended, one word each, for metrics (each call counts once).
+pub const OUTCOMES: [&str; 9] =
+    ["answered_here", "answered_by_peer", "busy", "noanswer", "cancel", "congestion", "chanunavail", "invalid_arguments", "loop_refused"];
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub calls: u64,
     pub answered_locally: u64,
@@ -17,6 +24,33 @@ pub struct Counters {
     /// With locating: calls for a phone every peer reported absent, ended
     /// without an INVITE.
     pub zero_invite: u64,
+    outcomes: BTreeMap<&'static str, u64>,
+    /// Per peer: dials of it.
+    forwards: BTreeMap<String, u64>,
+    /// Per (peer, reason): dials that failed for the peer's own reason.
+    failures: BTreeMap<(String, &'static str), u64>,
+    /// Per peer: changes of its state.
+    state_changes: BTreeMap<String, u64>,
+}
+
+/// The outcome word of a call.
+pub fn outcome_of(o: &Outcome) -> &'static str {
+    if o.invalid.is_some() {
+        return "invalid_arguments";
+    }
+    if o.loop_refused {
+        return "loop_refused";
+    }
+    match o.status {
+        DialStatus::Answer if o.answered_by_peer => "answered_by_peer",
+        DialStatus::Answer => "answered_here",
+        DialStatus::Busy | DialStatus::DontCall | DialStatus::Torture => "busy",
+        DialStatus::NoAnswer => "noanswer",
+        DialStatus::Cancel => "cancel",
+        DialStatus::Congestion => "congestion",
+        DialStatus::ChanUnavail => "chanunavail",
+        DialStatus::InvalidArgs => "invalid_arguments",
+    }
 }
 
 impl Counters {
@@ -30,5 +64,35 @@ impl Counters {
         self.located += u64::from(outcome.located);
         self.hunted += u64::from(outcome.hunted);
         self.zero_invite += u64::from(outcome.zero_invite);
+        *self.outcomes.entry(outcome_of(outcome)).or_default() += 1;
+    }
+
+    pub fn by_outcome(&self, outcome: &str) -> u64 {
+        self.outcomes.get(outcome).copied().unwrap_or(0)
+    }
+
+    pub fn note_forward(&mut self, peer: &str) {
+        *self.forwards.entry(peer.to_string()).or_default() += 1;
+    }
+
+    pub fn forwarded_to(&self, peer: &str) -> u64 {
+        self.forwards.get(peer).copied().unwrap_or(0)
+    }
+
+    /// `reason`: "silent" or "congestion".
+    pub fn note_failure(&mut self, peer: &str, reason: &'static str) {
+        *self.failures.entry((peer.to_string(), reason)).or_default() += 1;
+    }
+
+    pub fn failures_of(&self, peer: &str, reason: &str) -> u64 {
+        self.failures.iter().find(|((p, r), _)| p == peer && *r == reason).map_or(0, |(_, n)| *n)
+    }
+
+    pub fn note_state_change(&mut self, peer: &str) {
+        *self.state_changes.entry(peer.to_string()).or_default() += 1;
+    }
+
+    pub fn state_changes_of(&self, peer: &str) -> u64 {
+        self.state_changes.get(peer).copied().unwrap_or(0)
     }
 }
