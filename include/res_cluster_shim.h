@@ -128,6 +128,14 @@ int res_cluster_publish_api_init(void);
  * device states; -1 when there is no such outbound-publish or API. */
 int res_cluster_devstate_refresh(const char *outbound_publish);
 
+/* Metrics: registers one res_prometheus scrape callback that calls `source`
+ * with the scrape's output (1; 0 when res_prometheus's API is not there, -1
+ * when it refused); unregisters it (waiting for a scrape in progress);
+ * appends text to a scrape's output. */
+int res_cluster_prometheus_register(void (*source)(void *output));
+void res_cluster_prometheus_unregister(void);
+void res_cluster_prometheus_append(void *output, const char *text);
+
 /* ast_add_extension (the context looked up by name) with a heap copy of arg
  * as the application data (the dialplan frees it), replacing what is there.
  * The dialplan keeps the registrar pointer. */

@@ -97,6 +97,15 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let status = chan.var("DIALSTATUS").and_then(|s| DialStatus::parse(&s));
+    if let (Target::Peers(names), Some(runtime)) = (&request.target, Runtime::current()) {
+        let mut counters = runtime.counters();
+        for name in names {
+            counters.note_forward(name);
+            if status == Some(DialStatus::Congestion) {
+                counters.note_failure(name, "congestion");
+            }
+        }
+    }
     let mut result = DialResult { status, dial_rc: rc, elapsed_ms, caller_hung_up: chan.hung_up(), ..DialResult::default() };
     if to_peers {
         let new_legs: Vec<String> = chan.dialed_cause_channels().into_iter().filter(|leg| !before.contains(leg)).collect();
@@ -231,7 +240,10 @@ fn learn(runtime: &Runtime, config: &ClusterConfig, observations: Vec<Observatio
     for o in observations {
         match o {
             Observation::Responded { peer } => runtime.apply(|h| h.note_response(&peer, at)),
-            Observation::Silent { peer, waited_ms } => runtime.apply(|h| h.note_no_response(&peer, waited_ms, config.holddown.millis(), at)),
+            Observation::Silent { peer, waited_ms } => {
+                runtime.counters().note_failure(&peer, "silent");
+                runtime.apply(|h| h.note_no_response(&peer, waited_ms, config.holddown.millis(), at));
+            }
             Observation::Stale { peer, devices } => {
                 if let Some(p) = config.peers.iter().find(|p| p.name == peer) {
                     locate::forget_report(p, &devices);

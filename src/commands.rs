@@ -25,7 +25,7 @@ impl Command for ShowStatus {
             return Err(CliError::Usage);
         }
         let runtime = running()?;
-        let counters = *runtime.counters();
+        let counters = runtime.counters().clone();
         Ok(report::status(&runtime.config(), &counters, runtime.marking(), crate::heap::live()))
     }
 }

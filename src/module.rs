@@ -16,6 +16,7 @@ use res_cluster_core::peer_leg::PREDIAL_CONTEXT;
 use crate::ast::cli::Commands;
 use crate::ast::config::{host_name, load, system_name, config_dir, Loaded};
 use crate::ast::pbx::Context;
+use crate::ast::prometheus::Metrics;
 use crate::ast::endpoints::{self, Subscription};
 use crate::ast::{app, channel, devstate, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
 use crate::runtime::{self, lock, Runtime};
@@ -27,6 +28,7 @@ struct Registered {
     peer_states: Subscription,
     prober: Option<runtime::Prober>,
     predial: Context,
+    metrics: Option<Metrics>,
 }
 
 
@@ -88,7 +90,11 @@ fn load_module() -> Result<(), String> {
             ast_verb!(2, "res_cluster: res_pjsip_outbound_publish is not running: peers cannot be asked for their device states");
         }
         let prober = runtime::Prober::start()?;
-        Ok(Registered { commands, peer_states, prober: Some(prober), predial })
+        let metrics = Metrics::register(runtime::metrics)?;
+        if metrics.is_none() {
+            ast_verb!(2, "res_cluster: res_prometheus is not running: no metrics on /metrics");
+        }
+        Ok(Registered { commands, peer_states, prober: Some(prober), predial, metrics })
     })();
     match result {
         Ok(registered) => {
@@ -131,7 +137,8 @@ fn unload_module() -> Result<(), String> {
             return Err("a probe of a peer is still waiting for its answer; try again".into());
         }
     }
-    if let Some(Registered { commands, peer_states, prober, predial }) = registered.take() {
+    if let Some(Registered { commands, peer_states, prober, predial, metrics }) = registered.take() {
+        drop(metrics);
         drop(prober);
         drop(peer_states);
         drop(commands);

@@ -111,6 +111,7 @@ impl Runtime {
     pub fn apply(&self, change: impl FnOnce(&mut HealthTable) -> Option<StateChange>) {
         let change = change(&mut self.health());
         let Some(c) = change else { return };
+        self.counters().note_state_change(&c.peer);
         announce(&c);
         let config = self.config();
         if config.locate != Locate::DevState {
@@ -229,6 +230,15 @@ fn on_probe(endpoint: &str, answered: bool) {
 pub const INHERITABLE_HEADER: &str = "PJSIP_INHERITABLE_HEADER";
 /// The dialplan function that puts a header on one PJSIP channel.
 pub const LEG_HEADER: &str = "PJSIP_HEADER";
+
+/// The metrics res_prometheus serves, at each scrape.
+pub fn metrics() -> String {
+    let Some(runtime) = Runtime::current() else { return String::new() };
+    let config = runtime.config();
+    let counters = runtime.counters().clone();
+    let health = runtime.health().clone();
+    res_cluster_core::metrics::exposition(&crate::ast::devstate::own_eid(), &config, &counters, &health)
+}
 
 /// Tells the administrator (log and AMI) that a peer changed state.
 pub fn announce(change: &StateChange) {

@@ -32,6 +32,7 @@
 #include <asterisk/sorcery.h>
 #include <asterisk/taskprocessor.h>
 #include <asterisk/devicestate.h>
+#include <asterisk/res_prometheus.h>
 
 #include <dlfcn.h>
 
@@ -453,6 +454,60 @@ int res_cluster_devstate_refresh(const char *outbound_publish)
 	return res;
 }
 
+/*
+ * Metrics, through res_prometheus's API: one scrape callback that appends
+ * res_cluster's exposition text. Looked up at load, as res_pjsip's are
+ * (res_prometheus is optional, see AST_MODULE_INFO).
+ */
+static void (*metrics_source)(void *output);
+static int (*callback_register)(struct prometheus_callback *callback);
+static void (*callback_unregister)(struct prometheus_callback *callback);
+
+static void metrics_callback(struct ast_str **output)
+{
+	if (metrics_source) {
+		metrics_source(output);
+	}
+}
+
+/* res_prometheus keeps the pointer: static, registered until unload. */
+static struct prometheus_callback metrics = {
+	.name = "res_cluster",
+	.callback_fn = metrics_callback,
+};
+
+int res_cluster_prometheus_register(void (*source)(void *output))
+{
+	*(void **) &callback_register = dlsym(RTLD_DEFAULT, "prometheus_callback_register");
+	*(void **) &callback_unregister = dlsym(RTLD_DEFAULT, "prometheus_callback_unregister");
+	if (!callback_register || !callback_unregister) {
+		callback_register = NULL;
+		callback_unregister = NULL;
+		return 0;
+	}
+	metrics_source = source;
+	if (callback_register(&metrics)) {
+		callback_unregister = NULL;
+		return -1;
+	}
+	return 1;
+}
+
+void res_cluster_prometheus_unregister(void)
+{
+	/* Waits for a scrape in progress (res_prometheus's scrape lock). */
+	if (callback_unregister) {
+		callback_unregister(&metrics);
+		callback_unregister = NULL;
+	}
+	metrics_source = NULL;
+}
+
+void res_cluster_prometheus_append(void *output, const char *text)
+{
+	ast_str_append((struct ast_str **) output, 0, "%s", text);
+}
+
 int res_cluster_dialed_cause(struct ast_channel *chan, const char *leg, char *buf, size_t len)
 {
 	struct ast_control_pvt_cause_code *cause;
@@ -672,10 +727,12 @@ int res_cluster_manager_event(const char *event, const char *body)
 
 /* The loader checks the key and the build-option sum before calling load;
  * both come from the headers this file was compiled against. app_dial (the
- * Dial that ClusterDial drives) is required. res_pjsip and
- * res_pjsip_outbound_publish are optional: their APIs probe a peer gone
- * silent and ask a peer for its device states, and when present they must be
- * loaded first and stay loaded while res_cluster is. Nothing else is named: the PJSIP
+ * Dial that ClusterDial drives) is required. res_pjsip,
+ * res_pjsip_outbound_publish and res_prometheus are optional: their APIs
+ * probe a peer gone silent, ask a peer for its device states and serve the
+ * metrics, and when present they must be loaded first and stay loaded while
+ * res_cluster is. (An optional module that is present but fails to load
+ * fails res_cluster too: the loader says so.) Nothing else is named: the PJSIP
  * header functions are looked up by name when a call needs them, so naming
  * chan_pjsip or res_pjsip_header_funcs here would only stop them from being
  * unloaded or refreshed while res_cluster is loaded. */
@@ -686,5 +743,5 @@ AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "Cluster dialling acro
 	.reload = res_cluster_reload,
 	.load_pri = AST_MODPRI_DEFAULT,
 	.requires = "app_dial",
-	.optional_modules = "res_pjsip,res_pjsip_outbound_publish",
+	.optional_modules = "res_pjsip,res_pjsip_outbound_publish,res_prometheus",
 );

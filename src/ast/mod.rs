@@ -12,6 +12,7 @@ pub mod devstate;
 pub mod guard;
 pub mod log;
 pub mod pbx;
+pub mod prometheus;
 pub mod manager;
 pub mod endpoints;
 mod sys;

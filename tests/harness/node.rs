@@ -65,6 +65,9 @@ pub struct NodeSpec {
     pub locate: bool,
     /// The node's entityid in asterisk.conf; default 02:00:00:00:00:<index>.
     pub entity_id: Option<String>,
+    /// res_prometheus: None, not loaded; Some(enabled), loaded, serving
+    /// `/metrics` on the node's address, port 8088, when enabled.
+    pub prometheus: Option<bool>,
     /// Modules to leave out of the list the node loads.
     pub without_modules: Vec<&'static str>,
 }
@@ -95,6 +98,7 @@ impl NodeSpec {
             without_modules: Vec::new(),
             locate: false,
             entity_id: None,
+            prometheus: None,
         }
     }
 
@@ -243,6 +247,21 @@ impl Node {
     /// channel name, caller number (URI-encoded), one list per event.
     pub fn cel_events(&self) -> Vec<Vec<String>> {
         csv_rows(&self.file("log/cel-custom/Master.csv"))
+    }
+
+    /// GET `path` from the node's HTTP server (port 8088): status code and
+    /// body; None when nothing answers.
+    pub fn http_get(&self, path: &str) -> Option<(u16, String)> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect((self.ip.as_str(), 8088)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: {}\r\nConnection: close\r\n\r\n", self.ip).ok()?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).ok()?;
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let code = head.split_whitespace().nth(1)?.parse().ok()?;
+        Some((code, body.to_string()))
     }
 
     /// Name of the first active channel whose name starts with `prefix`.
@@ -523,6 +542,8 @@ fn write_configs(net: &Net, spec: &NodeSpec, inside: &str, dirs: &Dirs, etc: &st
         ("manager.conf", format!("[general]\nenabled = {}\nport = 5038\nbindaddr = {ip}\ntimestampevents = yes\n\n[test]\nsecret = test\nread = all\nwrite = all\n", if spec.ami { "yes" } else { "no" })),
         ("rtp.conf", "[general]\nrtpstart = 10000\nrtpend = 40000\n".into()),
         // No sound files in the sandbox: the transfer prompt is left out.
+        ("http.conf", format!("[general]\nenabled = {}\nbindaddr = {ip}\nbindport = 8088\n", yes(spec.prometheus == Some(true)))),
+        ("prometheus.conf", format!("[general]\nenabled = {}\nuri = metrics\n", yes(spec.prometheus == Some(true)))),
         ("features.conf", "[general]\ntransferannouncesound =\n\n[featuremap]\natxfer => *2\n".into()),
         ("res_cluster.conf", spec.res_cluster_conf.clone().unwrap_or_else(|| res_cluster_conf(spec))),
     ];
@@ -559,7 +580,8 @@ fn modules_conf(spec: &NodeSpec) -> String {
     let mut s = String::from("[modules]\nautoload = no\n");
     let records: &[&str] = if spec.records { &RECORD_MODULES } else { &[] };
     let publish: &[&str] = if spec.locate { &PUBLISH_MODULES } else { &[] };
-    for m in MODULES.iter().chain(records).chain(publish).filter(|m| !spec.without_modules.contains(m)) {
+    let prometheus: &[&str] = if spec.prometheus.is_some() { &["res_prometheus.so"] } else { &[] };
+    for m in MODULES.iter().chain(records).chain(publish).chain(prometheus).filter(|m| !spec.without_modules.contains(m)) {
         let _ = writeln!(s, "load = {m}");
     }
     if spec.load_module {
