@@ -13,7 +13,7 @@ FAULT_DIR  := build/fault-injection
 in_sandbox = status=0; $(1) || status=$$?; $(SANDBOX_SH) --umount; exit $$status
 
 .PHONY: all module deps asterisk test unit-test integration-test demo bench clean fault-module \
-	install samples uninstall deb diagram soak fuzz checked-module unit-memcheck
+	install samples uninstall deb diagram soak fuzz fuzz-check checked-module unit-memcheck
 
 all: module
 
@@ -75,8 +75,13 @@ integration-test:
 		echo "== again with debug assertions and overflow checks in the module ==" && \
 		RES_CLUSTER_MODULE=$(CURDIR)/build/checked/res_cluster.so $(CARGO) test --release --test '*' -- $(TEST_ARGS))
 
-test: asterisk module fault-module checked-module deb unit-test unit-memcheck integration-test
+test: asterisk module fault-module checked-module deb unit-test fuzz-check unit-memcheck integration-test
 	@true
+
+# The fuzz targets compile against the core as it is now (running them is
+# `make fuzz`).
+fuzz-check:
+	$(CARGO) check --manifest-path fuzz/Cargo.toml --bins
 
 # libFuzzer on the argument parser and the configuration reader.
 FUZZ_SECONDS ?= 300

@@ -9,6 +9,7 @@ use res_cluster_core::args::{self, MAX_EXTEN_LEN};
 use res_cluster_core::config::{build, parse_text, ClusterConfig, Defaults, Peer};
 use res_cluster_core::dialopts::DialOptions;
 use res_cluster_core::dialsyntax;
+use res_cluster_core::locate::Report;
 use res_cluster_core::origin::Arrival;
 use res_cluster_core::peer_leg::HeaderSupport;
 use res_cluster_core::plan::{Action, CallPlan, DialResult, Lookups};
@@ -18,7 +19,9 @@ fn config() -> Arc<ClusterConfig> {
     static CONFIG: OnceLock<Arc<ClusterConfig>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            let text = "[general]\nnode_name = node1\n[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n";
+            let text = "[general]\nnode_name = node1\nlocate = devstate\n\
+                        [node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n\
+                        [node3]\ntype = peer\ndial = IAX2/node3/${EXTEN}\n";
             Arc::new(build(&parse_text("f", text).unwrap(), &Defaults::default()).unwrap())
         })
         .clone()
@@ -35,6 +38,9 @@ impl Lookups for Everything {
     }
     fn header_support(&mut self) -> HeaderSupport {
         HeaderSupport::Inheritable
+    }
+    fn locate(&mut self, _: &Peer, _: &[String]) -> Report {
+        Report::Unknown
     }
 }
 
@@ -53,18 +59,18 @@ fuzz_target!(|data: &[u8]| {
     // Drive a plan to its end, every Dial failing as "not here".
     let arrival = Arrival { technology: "PJSIP".into(), channel_name: "PJSIP/200-00000001".into(), ..Default::default() };
     let mut plan = CallPlan::new(config(), text, arrival);
-    for _ in 0..8 {
+    for _ in 0..10 {
         match plan.next(&mut Everything) {
             Action::Dial(request) => {
                 // Read as Dial reads its argument string.
                 let args = dialsyntax::read_app_args(&request.app_data);
                 let dial = String::from_utf8_lossy(&args[0]);
-                assert!(dial.starts_with("PJSIP/"), "{dial}");
+                assert!(dial.starts_with("PJSIP/") || dial.starts_with("IAX2/"), "{dial}");
                 assert!(!dial.contains('&'), "one destination per peer here: {dial}");
                 assert!(args.len() <= 3, "no argument beyond the options: {args:?}");
                 plan.record(DialResult { status: Some(DialStatus::ChanUnavail), elapsed_ms: 1, ..Default::default() });
             }
-            Action::SetCallerNumber(_) => {}
+            Action::SetCallerNumber(_) | Action::EmptyArrivedMarker(_) => {}
             Action::Finish(_) => return,
         }
     }
