@@ -215,6 +215,9 @@ fn generate_bindings(include_flags: &[String], out_dir: &Path) {
 fn compile_shim(staged: Option<&Path>) {
     let mut build = cc::Build::new();
     build.file("src/shim.c").include("include").warnings(true).flag_if_supported("-Wno-unused-parameter");
+    // A function some Asterisk version does not declare is an error, not a
+    // guess at its signature.
+    build.flag("-Werror=implicit-function-declaration");
     if let Some(dir) = staged {
         // -isystem: warnings are for our code, not for Asterisk's headers.
         build.flag(format!("-isystem{}", dir.display()));

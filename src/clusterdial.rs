@@ -6,12 +6,12 @@ use std::os::raw::{c_char, c_int};
 use std::sync::Arc;
 use std::time::Instant;
 
-use res_cluster_core::channel_name::pjsip_endpoint;
+use res_cluster_core::channel_name::{self, Technology};
 use res_cluster_core::config::{ClusterConfig, Peer};
 use res_cluster_core::health::PeerState;
 use res_cluster_core::locate::{Report, Sync};
 use res_cluster_core::origin::Arrival;
-use res_cluster_core::peer_leg::{HeaderSupport, LegMark, HOP_HEADER};
+use res_cluster_core::peer_leg::{self, HeaderSupport, LegMark, HOP_HEADER};
 use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Lookups, Observation, Outcome, Target};
 use res_cluster_core::status::DialStatus;
 
@@ -19,7 +19,7 @@ use crate::ast::channel::{Channel, ExecError};
 use crate::ast::{guard, log, pbx, RawChannel};
 use crate::{ast_log, ast_verb};
 use crate::locate;
-use crate::runtime::{now, Runtime, LEG_HEADER};
+use crate::runtime::{now, Runtime};
 
 pub const APP: &str = "ClusterDial";
 /// The pre-dial handler's application, run on each new leg to a peer.
@@ -59,6 +59,11 @@ fn run(chan: &Channel, data: &str) -> c_int {
     loop {
         match plan.next(&mut gate) {
             Action::SetCallerNumber(number) => chan.set_caller_number(&number),
+            Action::EmptyArrivedMarker(tech) => {
+                if !write_marker(chan, tech, "") {
+                    ast_log!(Warning, "{APP} on {}: could not empty the {HOP_HEADER} marker it arrived with", chan.name());
+                }
+            }
             Action::Dial(request) => {
                 let result = dial(chan, &request);
                 plan.record(result);
@@ -80,7 +85,7 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
     } else {
         ast_verb!(3, "{APP}: dialling this node: Dial({})", String::from_utf8_lossy(&request.app_data));
     }
-    // Which legs got any SIP response is asked of peer legs only: it is what
+    // Which legs got any response is asked of peer legs only: it is what
     // tells a silent peer from a live one.
     let before: HashSet<String> = if to_peers { chan.dialed_cause_channels().into_iter().collect() } else { HashSet::new() };
     let started = Instant::now();
@@ -114,9 +119,10 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
                 ast_verb!(4, "{APP}: {leg} answered {}", chan.dialed_cause(leg).unwrap_or_default());
             }
         }
-        result.responded = new_legs.iter().filter_map(|leg| pjsip_endpoint(leg).map(str::to_string)).collect();
+        let endpoint_of = |leg: &str| channel_name::leg(leg).map(|(tech, ep)| (tech, ep.to_string()));
+        result.responded = new_legs.iter().filter_map(|leg| endpoint_of(leg)).collect();
         if status == Some(DialStatus::Answer) {
-            result.answered_endpoint = chan.var("DIALEDPEERNAME").and_then(|n| pjsip_endpoint(&n).map(str::to_string));
+            result.answered_endpoint = chan.var("DIALEDPEERNAME").and_then(|n| endpoint_of(&n));
         }
     }
     result
@@ -159,17 +165,30 @@ pub unsafe extern "C" fn mark_leg(chan: *mut RawChannel, _data: *const c_char) -
             return 0;
         };
         let (hop, prefix) = mark.split_once(' ').unwrap_or((&mark, ""));
+        // A SIP header on a PJSIP leg, an IAX2 variable on an IAX2 one.
         // Without res_pjsip_header_funcs there is no header to add (the log
         // said so once, when the marking changed).
-        let header = leg.technology() == "PJSIP" && pbx::function_exists(LEG_HEADER);
-        if header && !leg.write_function(&format!("{LEG_HEADER}(add,{HOP_HEADER})"), hop) {
-            ast_log!(Warning, "{MARK_APP} on {}: could not add the {HOP_HEADER} header", leg.name());
+        let tech = Technology::parse(&leg.technology()).filter(|t| pbx::function_exists(t.marker_function()));
+        if let Some(tech) = tech {
+            if !write_marker(&leg, tech, hop) {
+                ast_log!(Warning, "{MARK_APP} on {}: could not add the {HOP_HEADER} marker", leg.name());
+            }
         }
         if !prefix.is_empty() {
             leg.prefix_connected_number(prefix);
         }
         0
     })
+}
+
+/// Puts `value` in the hop marker of `tech` on `chan`.
+fn write_marker(chan: &Channel, tech: Technology, value: &str) -> bool {
+    let expression = peer_leg::marker_to_write(tech);
+    if tech.marker_needs_channel_lock() {
+        chan.write_function_locked(&expression, value)
+    } else {
+        chan.write_function(&expression, value)
+    }
 }
 
 fn finish(chan: &Channel, runtime: &Runtime, exten: Option<&str>, data: &str, outcome: Outcome) -> c_int {
@@ -199,13 +218,16 @@ struct HealthGate<'a, 'c> {
 
 impl Lookups for HealthGate<'_, '_> {
     fn hop_header(&mut self) -> Option<String> {
-        // Only a PJSIP channel has SIP headers to read, and only with
-        // res_pjsip_header_funcs loaded; asking otherwise makes Asterisk
-        // log an error.
-        if self.chan.technology() != "PJSIP" || !pbx::function_exists(LEG_HEADER) {
-            return None;
+        // Only a PJSIP channel has SIP headers to read (with
+        // res_pjsip_header_funcs loaded), only an IAX2 one IAX2 variables;
+        // asking otherwise makes Asterisk log an error.
+        let tech = Technology::parse(&self.chan.technology()).filter(|t| pbx::function_exists(t.marker_function()))?;
+        let expression = peer_leg::marker_to_read(tech);
+        if tech.marker_needs_channel_lock() {
+            self.chan.read_function_locked(&expression)
+        } else {
+            self.chan.read_function(&expression)
         }
-        self.chan.read_function(&format!("{LEG_HEADER}(read,{HOP_HEADER})"))
     }
 
     fn header_support(&mut self) -> HeaderSupport {

@@ -26,7 +26,7 @@ impl Command for ShowStatus {
         }
         let runtime = running()?;
         let counters = runtime.counters().clone();
-        Ok(report::status(&runtime.config(), &counters, runtime.marking(), crate::heap::live()))
+        Ok(report::status(&runtime.config(), &counters, &runtime.marking(), crate::heap::live()))
     }
 }
 

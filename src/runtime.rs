@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use once_cell::sync::Lazy;
+use res_cluster_core::channel_name::Technology;
 use res_cluster_core::config::{ClusterConfig, Locate};
 use res_cluster_core::locate::Sync;
 use res_cluster_core::peer_leg::{self, HeaderSupport};
@@ -23,7 +24,7 @@ pub struct Runtime {
     health: Mutex<HealthTable>,
     counters: Mutex<Counters>,
     /// How peer legs were last marked, to log each change once.
-    marking: Mutex<Option<&'static str>>,
+    marking: Mutex<Option<String>>,
     /// PJSIP endpoints with a probe on its way.
     probing: Mutex<HashSet<String>>,
     /// Problems with the peers' entity IDs, as last logged.
@@ -91,18 +92,28 @@ impl Runtime {
     /// at reload, and when res_pjsip_header_funcs comes or goes).
     pub fn header_support(&self) -> HeaderSupport {
         let support = HeaderSupport::of(pbx::function_exists(INHERITABLE_HEADER), pbx::function_exists(LEG_HEADER));
-        let way = peer_leg::describe(self.config().peer_leg_marking, support);
+        let way = self.describe_marking(support);
         let mut last = lock(&self.marking);
-        if *last != Some(way) {
-            *last = Some(way);
+        if last.as_deref() != Some(way.as_str()) {
             ast_verb!(2, "res_cluster: peer legs are marked by {way}");
+            *last = Some(way);
         }
         support
     }
 
+    fn describe_marking(&self, support: HeaderSupport) -> String {
+        let config = self.config();
+        let way = peer_leg::describe(config.peer_leg_marking, support);
+        if config.peers.iter().any(|p| p.technology == Technology::Iax2) {
+            format!("{way}; {}", peer_leg::IAX2_MARKING)
+        } else {
+            way.to_string()
+        }
+    }
+
     /// Which way peer legs are marked now, for `cluster show status`.
-    pub fn marking(&self) -> &'static str {
-        peer_leg::describe(self.config().peer_leg_marking, self.header_support())
+    pub fn marking(&self) -> String {
+        self.describe_marking(self.header_support())
     }
 
     /// Applies a health change and announces it, if there is one. With

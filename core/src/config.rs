@@ -8,6 +8,7 @@ use std::fmt;
 
 pub use text::parse_text;
 
+use super::channel_name::Technology;
 use super::dialopts::DialOptions;
 use super::eid::Eid;
 use super::seconds::Seconds;
@@ -112,9 +113,13 @@ pub struct Peer {
     /// The section name: the peer's node name.
     pub name: String,
     pub dial: DialTemplate,
-    /// The PJSIP endpoint calls from this peer arrive on.
+    /// What calls to and from this peer travel over: the technology of
+    /// `dial` (PJSIP when that is neither PJSIP nor IAX2, a Local channel say).
+    pub technology: Technology,
+    /// The endpoint calls from this peer arrive on: a PJSIP endpoint, or the
+    /// iax.conf user (and peer) of that name.
     pub endpoint: String,
-    /// The PJSIP endpoint calls to this peer leave on, when `dial` names one.
+    /// The endpoint calls to this peer leave on, when `dial` names one.
     pub outbound_endpoint: Option<String>,
     /// The outbound-publish (pjsip.conf) that sends this node's device
     /// states to the peer; a refresh request to the peer goes through it.
@@ -125,15 +130,15 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Whether a leg on PJSIP endpoint `endpoint` is a leg to this peer.
-    pub fn owns_leg(&self, endpoint: &str) -> bool {
-        self.outbound_endpoint.as_deref().unwrap_or(&self.endpoint) == endpoint
+    /// Whether a leg on endpoint `endpoint` of `tech` is a leg to this peer.
+    pub fn owns_leg(&self, tech: Technology, endpoint: &str) -> bool {
+        tech == self.technology && self.outbound_endpoint.as_deref().unwrap_or(&self.endpoint) == endpoint
     }
 
     /// The endpoint whose state (and qualify) speaks for this peer, as
     /// (technology, name): the one calls to it leave on.
     pub fn watched_endpoint(&self) -> (&str, &str) {
-        ("PJSIP", self.outbound_endpoint.as_deref().unwrap_or(&self.endpoint))
+        (self.technology.as_str(), self.outbound_endpoint.as_deref().unwrap_or(&self.endpoint))
     }
 }
 
@@ -158,8 +163,9 @@ impl ClusterConfig {
         self.fallback_on.contains(&status)
     }
 
-    pub fn peer_by_endpoint(&self, endpoint: &str) -> Option<&Peer> {
-        self.peers.iter().find(|p| p.endpoint == endpoint)
+    /// The peer whose calls arrive on endpoint `endpoint` of `tech`.
+    pub fn peer_by_endpoint(&self, tech: Technology, endpoint: &str) -> Option<&Peer> {
+        self.peers.iter().find(|p| p.technology == tech && p.endpoint == endpoint)
     }
 }
 
@@ -303,7 +309,7 @@ pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, Conf
         if peer.name == node_name {
             return Err(section.error(None, format!("'{}' is this node's own node_name; a node is not its own peer", peer.name)));
         }
-        if let Some(other) = peers.iter().find(|p| p.endpoint == peer.endpoint) {
+        if let Some(other) = peers.iter().find(|p| p.technology == peer.technology && p.endpoint == peer.endpoint) {
             let e = section.get("endpoint");
             return Err(section.error(
                 e,
@@ -371,18 +377,33 @@ fn build_peer(section: &Section) -> Result<Peer, ConfigError> {
     }
     let dial_entry = section.get("dial").ok_or_else(|| section.missing("dial", "e.g. dial = PJSIP/${EXTEN}@cluster-node2"))?;
     let dial = DialTemplate::parse(&dial_entry.value).map_err(|m| section.error(Some(dial_entry), m))?;
-    let outbound_endpoint = dial.pjsip_endpoint();
+    let technology = dial.technology().unwrap_or(Technology::Pjsip);
+    let outbound_endpoint = dial.endpoint().map(|(_, e)| e);
+    if let (Technology::Iax2, Some(host)) = (technology, &outbound_endpoint) {
+        if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
+            return Err(section.error(
+                Some(dial_entry),
+                format!("'{dial}' names an address; name an iax.conf peer instead: its qualify is this peer's health, and its name how chan_iax2 knows the peer's calls"),
+            ));
+        }
+    }
     let endpoint = match section.get("endpoint") {
         Some(e) => {
             let v = e.value.trim();
-            let ok = !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic() && !"/@,;&$()".contains(c));
+            // chan_iax2 ends a peer's name at a ':' (the port).
+            let banned = if technology == Technology::Iax2 { "/@,;&$():" } else { "/@,;&$()" };
+            let ok = !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic() && !banned.contains(c));
             if !ok {
-                return Err(section.error(Some(e), format!("'{v}' is not a PJSIP endpoint name")));
+                let what = match technology {
+                    Technology::Pjsip => "a PJSIP endpoint name",
+                    Technology::Iax2 => "an IAX2 peer name",
+                };
+                return Err(section.error(Some(e), format!("'{v}' is not {what}")));
             }
             v.to_string()
         }
         None => outbound_endpoint.clone().ok_or_else(|| {
-            section.missing("endpoint", &format!("dial '{}' names no PJSIP endpoint to take it from; set endpoint", dial))
+            section.missing("endpoint", &format!("dial '{}' names no PJSIP endpoint or IAX2 peer to take it from; set endpoint", dial))
         })?,
     };
     let outbound_publish = match section.get("outbound_publish") {
@@ -400,7 +421,7 @@ fn build_peer(section: &Section) -> Result<Peer, ConfigError> {
         Some(e) => Some(Eid::parse(&e.value).map_err(|m| section.error(Some(e), m))?),
         None => None,
     };
-    Ok(Peer { name, dial, endpoint, outbound_endpoint, outbound_publish, entity_id })
+    Ok(Peer { name, dial, technology, endpoint, outbound_endpoint, outbound_publish, entity_id })
 }
 
 /// One section, its keys checked for duplicates, with error helpers.

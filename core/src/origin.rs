@@ -2,7 +2,7 @@
 //! it was forwarded. This is the loop check and the trust rule in one place.
 
 use super::callerid::CallerId;
-use super::channel_name;
+use super::channel_name::{self, Technology};
 use super::config::ClusterConfig;
 
 /// Facts about the calling channel, read by the shell.
@@ -17,12 +17,18 @@ pub struct Arrival {
 }
 
 impl Arrival {
-    /// The PJSIP endpoint the call arrived on, for a PJSIP channel.
-    pub fn pjsip_endpoint(&self) -> Option<&str> {
-        if self.technology != "PJSIP" {
-            return None;
-        }
-        channel_name::pjsip_endpoint(&self.channel_name)
+    /// The technology of the calling channel, when a peer can use it.
+    pub fn peer_technology(&self) -> Option<Technology> {
+        // The driver's registered name is compared exactly: a channel named
+        // "iax2/..." would not be chan_iax2's.
+        [Technology::Pjsip, Technology::Iax2].into_iter().find(|t| t.as_str() == self.technology)
+    }
+
+    /// The endpoint the call arrived on: a PJSIP endpoint, or the IAX2 user
+    /// or peer chan_iax2 named the call after.
+    pub fn endpoint(&self) -> Option<(Technology, &str)> {
+        let tech = self.peer_technology()?;
+        channel_name::endpoint(tech, &self.channel_name).map(|e| (tech, e))
     }
 }
 
@@ -40,7 +46,7 @@ pub enum Origin {
 
 impl Origin {
     pub fn classify(config: &ClusterConfig, arrival: &Arrival) -> Origin {
-        if let Some(peer) = arrival.pjsip_endpoint().and_then(|ep| config.peer_by_endpoint(ep)) {
+        if let Some(peer) = arrival.endpoint().and_then(|(tech, ep)| config.peer_by_endpoint(tech, ep)) {
             return Origin::Peer { name: peer.name.clone() };
         }
         if arrival.from_cluster.as_deref().map(str::trim) == Some("1") {
@@ -78,7 +84,8 @@ mod tests {
     use crate::config::{build, parse_text, Defaults};
 
     fn config() -> ClusterConfig {
-        let text = "[general]\nnode_name = node1\n[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n";
+        let text = "[general]\nnode_name = node1\n[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n\
+                    [node3]\ntype = peer\ndial = IAX2/node3/${EXTEN}\n";
         build(&parse_text("f", text).unwrap(), &Defaults::default()).unwrap()
     }
 
@@ -135,5 +142,17 @@ mod tests {
         let mut a = arrival("PJSIP/cluster-node2-00000003");
         a.technology = "Local".into();
         assert_eq!(Origin::classify(&config(), &a), Origin::Phone);
+    }
+
+    #[test]
+    fn a_call_from_an_iax2_peer_is_a_trusted_cluster_call() {
+        let o = Origin::classify(&config(), &arrival("IAX2/node3-4"));
+        assert_eq!(o, Origin::Peer { name: "node3".into() });
+        // Not node2: it is a PJSIP peer, and this arrived over IAX2.
+        assert_eq!(Origin::classify(&config(), &arrival("IAX2/cluster-node2-4")), Origin::Phone);
+        assert_eq!(Origin::classify(&config(), &arrival("IAX2/node2-4")), Origin::Phone);
+        // A caller chan_iax2 knows by its address only, or another IAX2 user.
+        assert_eq!(Origin::classify(&config(), &arrival("IAX2/127.0.0.9:4569-4")), Origin::Phone);
+        assert_eq!(Origin::classify(&config(), &arrival("IAX2/201-4")).with_hop_header(Some("node3")), Origin::Marked { marker: "hop header" });
     }
 }

@@ -21,6 +21,7 @@
 //!   costs about a millisecond per forwarded call.
 
 use super::callerid::{self, CallerId};
+use super::channel_name::Technology;
 use super::config::LegMarking;
 use super::dialopts::DialOptions;
 use super::dialsyntax;
@@ -69,6 +70,28 @@ pub fn describe(configured: LegMarking, support: HeaderSupport) -> &'static str 
         }
     }
 }
+
+/// The dialplan expression that reads the hop marker on an incoming
+/// channel of `tech`.
+pub fn marker_to_read(tech: Technology) -> String {
+    match tech {
+        Technology::Pjsip => format!("PJSIP_HEADER(read,{HOP_HEADER})"),
+        Technology::Iax2 => format!("IAXVAR({HOP_HEADER})"),
+    }
+}
+
+/// The dialplan expression that puts the hop marker on a new leg of `tech`
+/// (before its INVITE or NEW leaves): a header of the INVITE, or an IAX2
+/// variable chan_iax2 sends in the NEW.
+pub fn marker_to_write(tech: Technology) -> String {
+    match tech {
+        Technology::Pjsip => format!("PJSIP_HEADER(add,{HOP_HEADER})"),
+        Technology::Iax2 => format!("IAXVAR({HOP_HEADER})"),
+    }
+}
+
+/// How legs to IAX2 peers are marked, whatever the PJSIP side does.
+pub const IAX2_MARKING: &str = "IAX2 peers: a pre-dial handler setting IAXVAR(X-Cluster-Hop)";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LegMark {

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use super::channel_name::Technology;
 use super::args::{self, ArgError, CallArgs};
 use super::callerid;
 use super::config::{ClusterConfig, Locate, Peer, Strategy};
@@ -62,10 +63,11 @@ pub struct DialResult {
     /// from `dial_rc`).
     pub caller_hung_up: bool,
     pub elapsed_ms: u64,
-    /// PJSIP endpoints of this Dial's legs that got any SIP response.
-    pub responded: Vec<String>,
-    /// PJSIP endpoint of the leg that answered.
-    pub answered_endpoint: Option<String>,
+    /// Endpoints of this Dial's legs that got any response their driver
+    /// records (every SIP response; an IAX2 rejection or hangup with a cause).
+    pub responded: Vec<(Technology, String)>,
+    /// Endpoint of the leg that answered.
+    pub answered_endpoint: Option<(Technology, String)>,
 }
 
 /// What a Dial taught about a peer.
@@ -82,6 +84,11 @@ pub enum Observation {
 pub enum Action {
     /// Put this number back as the calling channel's caller number.
     SetCallerNumber(Vec<u8>),
+    /// Empty the hop marker this call arrived with (an IAX2 variable):
+    /// chan_iax2 would otherwise send it on with every IAX2 leg dialled from
+    /// here, and a system behind an IAX2 phone line that passed it back
+    /// would have its calls taken for forwarded ones.
+    EmptyArrivedMarker(Technology),
     Dial(DialRequest),
     Finish(Outcome),
 }
@@ -136,6 +143,7 @@ impl Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum State {
     Start,
+    Unmark,
     DialLocal,
     AwaitLocal,
     /// Forwarding: the peers not tried yet, by index into the config.
@@ -200,9 +208,15 @@ impl CallPlan {
         loop {
             match std::mem::replace(&mut self.state, State::Start) {
                 State::Start => {
-                    self.state = State::DialLocal;
+                    self.state = State::Unmark;
                     if let Some(number) = self.restored_number() {
                         return Action::SetCallerNumber(number);
+                    }
+                }
+                State::Unmark => {
+                    self.state = State::DialLocal;
+                    if self.origin.trusted_peer().is_some() && self.arrival.peer_technology() == Some(Technology::Iax2) {
+                        return Action::EmptyArrivedMarker(Technology::Iax2);
                     }
                 }
                 State::DialLocal => {
@@ -313,13 +327,13 @@ impl CallPlan {
         let silence_limit = config.peer_timeout.millis().saturating_sub(20);
         let status = r.status.unwrap_or(DialStatus::ChanUnavail);
         for (&i, p) in dialled.iter().zip(&peers) {
-            if r.responded.iter().any(|ep| p.owns_leg(ep)) {
+            if r.responded.iter().any(|(tech, ep)| p.owns_leg(*tech, ep)) {
                 self.observations.push(Observation::Responded { peer: p.name.clone() });
                 let was_located = self.located.as_ref().is_some_and(|l| l.contains(&i));
                 if was_located && status == DialStatus::ChanUnavail {
                     self.observations.push(Observation::Stale { peer: p.name.clone(), devices: self.devices() });
                 }
-            } else if r.elapsed_ms >= silence_limit {
+            } else if r.elapsed_ms >= silence_limit && p.technology.records_every_response() {
                 self.observations.push(Observation::Silent { peer: p.name.clone(), waited_ms: r.elapsed_ms });
             }
         }
@@ -332,7 +346,7 @@ impl CallPlan {
         if status == DialStatus::Answer {
             let winner = match peers.as_slice() {
                 [only] => Some(*only),
-                _ => r.answered_endpoint.as_deref().and_then(|ep| peers.iter().copied().find(|p| p.owns_leg(ep))),
+                _ => r.answered_endpoint.as_ref().and_then(|(tech, ep)| peers.iter().copied().find(|p| p.owns_leg(*tech, ep))),
             };
             let node = winner.map(|p| p.name.clone());
             let mut o = Outcome::new(
@@ -446,7 +460,9 @@ impl CallPlan {
         let options = args.options.as_ref().unwrap_or(&c.dial_options);
         let peers: Vec<&Peer> = dialled.iter().map(|&i| &c.peers[i]).collect();
         let dial: Vec<String> = peers.iter().map(|p| p.dial.render(&args.exten)).collect();
-        let inherit = peer_leg::inherits(c.peer_leg_marking, support);
+        // An inherited header reaches PJSIP legs only: IAX2 legs get their
+        // marker (an IAXVAR) from the pre-dial handler.
+        let inherit = peer_leg::inherits(c.peer_leg_marking, support) && peers.iter().all(|p| p.technology == Technology::Pjsip);
         let legs = peer_leg::plan(&c.node_name, &c.callerid_prefix, &self.arrival.caller, options, inherit);
         DialRequest {
             target: Target::Peers(peers.iter().map(|p| p.name.clone()).collect()),

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::channel_name::Technology;
+
 pub const PLACEHOLDER: &str = "${EXTEN}";
 
 /// A dial string with `${EXTEN}` where the called extension goes; nothing else
@@ -48,22 +50,32 @@ impl DialTemplate {
         self.text.replace(PLACEHOLDER, exten)
     }
 
-    /// The PJSIP endpoint the first destination goes out on, when the template
-    /// fixes one (`PJSIP/${EXTEN}@node2`, `PJSIP/node2/sip:${EXTEN}@host`).
-    /// chan_pjsip reads the resource up to the first '/', and the part after an
-    /// '@' in it names the endpoint.
-    pub fn pjsip_endpoint(&self) -> Option<String> {
-        let first = self.text.split('&').next()?;
-        let (tech, resource) = first.split_once('/')?;
-        if !tech.eq_ignore_ascii_case("PJSIP") {
-            return None;
-        }
+    /// The technology of the first destination, when it is one a peer can be
+    /// reached over.
+    pub fn technology(&self) -> Option<Technology> {
+        Technology::parse(self.text.split('&').next()?.split_once('/')?.0)
+    }
+
+    /// The endpoint the first destination goes out on, when the template
+    /// fixes one:
+    /// - PJSIP (`PJSIP/${EXTEN}@node2`, `PJSIP/node2/sip:${EXTEN}@host`):
+    ///   chan_pjsip reads the resource up to the first '/', and the part after
+    ///   an '@' in it names the endpoint;
+    /// - IAX2 (`IAX2/node2/${EXTEN}`, `IAX2/user:secret@node2:4569/${EXTEN}`):
+    ///   chan_iax2 reads `[user[:secret]@]peer[:port]` up to the first '/'.
+    pub fn endpoint(&self) -> Option<(Technology, String)> {
+        let tech = self.technology()?;
+        let (_, resource) = self.text.split('&').next()?.split_once('/')?;
         let head = resource.split('/').next()?;
-        let endpoint = match head.split_once('@') {
-            Some((_, ep)) => ep,
+        let after_at = match head.split_once('@') {
+            Some((_, rest)) => rest,
             None => head,
         };
-        (!endpoint.is_empty() && !endpoint.contains('$')).then(|| endpoint.to_string())
+        let endpoint = match tech {
+            Technology::Pjsip => after_at,
+            Technology::Iax2 => after_at.split(':').next()?,
+        };
+        (!endpoint.is_empty() && !endpoint.contains('$')).then(|| (tech, endpoint.to_string()))
     }
 }
 
@@ -85,12 +97,19 @@ mod tests {
 
     #[test]
     fn finds_the_outbound_endpoint() {
-        let ep = |s: &str| DialTemplate::parse(s).unwrap().pjsip_endpoint();
-        assert_eq!(ep("PJSIP/${EXTEN}@cluster-node2").as_deref(), Some("cluster-node2"));
-        assert_eq!(ep("PJSIP/node2/sip:${EXTEN}@127.0.10.2").as_deref(), Some("node2"));
-        assert_eq!(ep("pjsip/${EXTEN}@n3&PJSIP/${EXTEN}@n4").as_deref(), Some("n3"));
+        let ep = |s: &str| DialTemplate::parse(s).unwrap().endpoint();
+        let pjsip = |e: &str| Some((Technology::Pjsip, e.to_string()));
+        let iax2 = |e: &str| Some((Technology::Iax2, e.to_string()));
+        assert_eq!(ep("PJSIP/${EXTEN}@cluster-node2"), pjsip("cluster-node2"));
+        assert_eq!(ep("PJSIP/node2/sip:${EXTEN}@127.0.10.2"), pjsip("node2"));
+        assert_eq!(ep("pjsip/${EXTEN}@n3&PJSIP/${EXTEN}@n4"), pjsip("n3"));
         assert_eq!(ep("PJSIP/${EXTEN}"), None);
-        assert_eq!(ep("IAX2/node2/${EXTEN}"), None);
+        assert_eq!(ep("IAX2/node2/${EXTEN}"), iax2("node2"));
+        assert_eq!(ep("iax2/user:secret@node2:4570/${EXTEN}@ctx"), iax2("node2"));
+        assert_eq!(ep("IAX2/${EXTEN}"), None);
+        assert_eq!(ep("Local/${EXTEN}@peers"), None);
+        assert_eq!(DialTemplate::parse("iax2/n2/${EXTEN}").unwrap().technology(), Some(Technology::Iax2));
+        assert_eq!(DialTemplate::parse("SIP/${EXTEN}@n2").unwrap().technology(), None);
     }
 
     #[test]

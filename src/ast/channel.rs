@@ -133,15 +133,41 @@ impl<'a> Channel<'a> {
         unsafe { sys::ast_func_write(self.ptr(), expression.as_ptr(), value.as_ptr()) == 0 }
     }
 
+    /// Writes a dialplan function that reads or changes the channel's
+    /// datastores without locking the channel itself (`IAXVAR`), holding the
+    /// channel lock for it: chan_iax2's network thread adds datastores to the
+    /// channel under that lock.
+    pub fn write_function_locked(&self, expression: &str, value: &str) -> bool {
+        let (expression, value) = (cstring(expression), cstring(value));
+        let _l = self.lock();
+        // SAFETY: valid strings that outlive the call; the channel lock is
+        // held, which acf_iaxvar_write needs around ast_channel_datastore_find
+        // and ast_channel_datastore_add and does not take itself (it locks
+        // only the variable list, after the channel lock as iax2_call does).
+        unsafe { sys::ast_func_write(self.ptr(), expression.as_ptr(), value.as_ptr()) == 0 }
+    }
+
+    /// Reads a dialplan function as `write_function_locked` writes one.
+    pub fn read_function_locked(&self, expression: &str) -> Option<String> {
+        let _l = self.lock();
+        self.read_function_unlocked(expression)
+    }
+
     /// Reads a dialplan function such as `PJSIP_HEADER(read,X-Name)`; None
     /// when the function is missing or fails.
     pub fn read_function(&self, expression: &str) -> Option<String> {
+        self.read_function_unlocked(expression)
+    }
+
+    fn read_function_unlocked(&self, expression: &str) -> Option<String> {
         let expression = cstring(expression);
         let mut buf = vec![0 as c_char; 1024];
         // SAFETY: buf is zero-filled and writable for its whole length, which
         // is passed along; a function's read callback writes at most that many
-        // bytes (PJSIP_HEADER through ast_copy_string), and we hold no lock
-        // (see write_function).
+        // bytes (PJSIP_HEADER and IAXVAR through ast_copy_string). The
+        // channel lock is held for IAXVAR (read_function_locked), which finds
+        // its datastore without taking it, and not for PJSIP_HEADER, which
+        // waits for the SIP serializer (see write_function).
         let rc = unsafe { sys::ast_func_read(self.ptr(), expression.as_ptr(), buf.as_mut_ptr(), buf.len()) };
         if rc != 0 {
             return None;

@@ -70,6 +70,14 @@ pub struct NodeSpec {
     pub prometheus: Option<bool>,
     /// Modules to leave out of the list the node loads.
     pub without_modules: Vec<&'static str>,
+    /// The peers are reached over IAX2 only: an iax.conf friend `node<p>`
+    /// each (authenticated by a secret, qualified every second), `dial =
+    /// IAX2/node<p>/${EXTEN}`, and no PJSIP endpoint for them.
+    pub iax2_peers: bool,
+    /// Extra lines for iax.conf's [general] (`register => ...`), and extra
+    /// sections. chan_iax2 is loaded when either is set or `iax2_peers` is.
+    pub iax_general: String,
+    pub iax: String,
 }
 
 impl NodeSpec {
@@ -99,6 +107,9 @@ impl NodeSpec {
             locate: false,
             entity_id: None,
             prometheus: None,
+            iax2_peers: false,
+            iax_general: String::new(),
+            iax: String::new(),
         }
     }
 
@@ -446,7 +457,7 @@ impl CallRecord {
 
     /// Whether the call came in from a peer node.
     pub fn came_from_peer(&self) -> bool {
-        self.chan.starts_with("PJSIP/cluster-")
+        self.chan.starts_with("PJSIP/cluster-") || self.chan.starts_with("IAX2/node")
     }
 }
 
@@ -546,6 +557,7 @@ fn write_configs(net: &Net, spec: &NodeSpec, inside: &str, dirs: &Dirs, etc: &st
         ("prometheus.conf", format!("[general]\nenabled = {}\nuri = metrics\n", yes(spec.prometheus == Some(true)))),
         ("features.conf", "[general]\ntransferannouncesound =\n\n[featuremap]\natxfer => *2\n".into()),
         ("res_cluster.conf", spec.res_cluster_conf.clone().unwrap_or_else(|| res_cluster_conf(spec))),
+        ("iax.conf", iax_conf(net, spec, ip)),
     ];
     for (file, text) in files {
         fs::write(etc.join(file), text).expect("write config");
@@ -581,7 +593,8 @@ fn modules_conf(spec: &NodeSpec) -> String {
     let records: &[&str] = if spec.records { &RECORD_MODULES } else { &[] };
     let publish: &[&str] = if spec.locate { &PUBLISH_MODULES } else { &[] };
     let prometheus: &[&str] = if spec.prometheus.is_some() { &["res_prometheus.so"] } else { &[] };
-    for m in MODULES.iter().chain(records).chain(publish).chain(prometheus).filter(|m| !spec.without_modules.contains(m)) {
+    let iax: &[&str] = if spec.iax2_peers || !spec.iax.is_empty() || !spec.iax_general.is_empty() { &["chan_iax2.so"] } else { &[] };
+    for m in MODULES.iter().chain(records).chain(publish).chain(prometheus).chain(iax).filter(|m| !spec.without_modules.contains(m)) {
         let _ = writeln!(s, "load = {m}");
     }
     if spec.load_module {
@@ -635,7 +648,8 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
     // The peers' calls land in the same context as the phones': one
     // ClusterDial line serves both. The recipe needs a context of its own.
     let peer_context = if spec.recipe { "from-cluster" } else { "phones" };
-    for &p in spec.peers.iter().chain(&spec.endpoints_only) {
+    let pjsip_peers: &[u8] = if spec.iax2_peers { &[] } else { &spec.peers };
+    for &p in pjsip_peers.iter().chain(&spec.endpoints_only) {
         let peer_ip = net.node(p);
         let _ = write!(
             s,
@@ -673,8 +687,37 @@ fn res_cluster_conf(spec: &NodeSpec) -> String {
     let locate = if spec.locate { "locate = devstate\n" } else { "" };
     let mut s = format!("[general]\n{locate}{}\n", spec.general);
     for &p in &spec.peers {
-        let _ = write!(s, "\n[node{p}]\ntype = peer\ndial = PJSIP/${{EXTEN}}@cluster-node{p}\nendpoint = cluster-node{p}\n");
+        if spec.iax2_peers {
+            let _ = write!(s, "\n[node{p}]\ntype = peer\ndial = IAX2/node{p}/${{EXTEN}}\n");
+        } else {
+            let _ = write!(s, "\n[node{p}]\ntype = peer\ndial = PJSIP/${{EXTEN}}@cluster-node{p}\nendpoint = cluster-node{p}\n");
+        }
     }
+    s
+}
+
+/// chan_iax2 on the node's address. Each IAX2 peer is a friend: calls to it
+/// present this node's name and answer its challenge with the shared
+/// secret; calls from it must do the same, so chan_iax2 names them after it.
+/// Qualified every second; a call to it that gets no reply at all is given
+/// up after 2 x 500 ms.
+fn iax_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
+    let mut s = format!(
+        "[general]\nbindaddr = {ip}\nbindport = 4569\ndisallow = all\nallow = ulaw\njitterbuffer = no\nautokill = yes\n{}\n",
+        spec.iax_general
+    );
+    if spec.iax2_peers {
+        for &p in spec.peers.iter().chain(&spec.endpoints_only) {
+            let _ = write!(
+                s,
+                "[node{p}]\ntype = friend\nhost = {peer_ip}\nusername = node{me}\nsecret = cluster-secret\nauth = md5\n\
+                 context = phones\ndisallow = all\nallow = ulaw\nqualify = 500\nqualifyfreqok = 1000\nqualifyfreqnotok = 1000\n\n",
+                peer_ip = net.node(p),
+                me = spec.index,
+            );
+        }
+    }
+    s.push_str(&spec.iax);
     s
 }
 

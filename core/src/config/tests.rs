@@ -58,9 +58,43 @@ fn reads_every_key() {
     assert_eq!(c.peers[0].endpoint, "cluster-beta-in");
     assert_eq!(c.peers[0].outbound_endpoint.as_deref(), Some("cluster-beta"));
     assert_eq!(c.peers[0].watched_endpoint(), ("PJSIP", "cluster-beta"));
-    assert!(c.peers[0].owns_leg("cluster-beta"));
+    assert!(c.peers[0].owns_leg(Technology::Pjsip, "cluster-beta"));
+    assert!(!c.peers[0].owns_leg(Technology::Iax2, "cluster-beta"));
     assert_eq!(c.peers[1].endpoint, "gamma");
-    assert_eq!(c.peer_by_endpoint("cluster-beta-in").unwrap().name, "beta");
+    assert_eq!(c.peer_by_endpoint(Technology::Pjsip, "cluster-beta-in").unwrap().name, "beta");
+    assert!(c.peer_by_endpoint(Technology::Iax2, "cluster-beta-in").is_none());
+}
+
+#[test]
+fn a_peer_reached_over_iax2() {
+    let c = load(
+        "[general]\nnode_name = node1\n\
+         [node2]\ntype = peer\ndial = IAX2/node2/${EXTEN}\n\
+         [node3]\ntype = peer\ndial = IAX2/node1:secret@to-node3:4570/${EXTEN}@cluster\nendpoint = node3\n\
+         [node4]\ntype = peer\ndial = PJSIP/${EXTEN}@node2\n",
+    )
+    .unwrap();
+    let (n2, n3) = (&c.peers[0], &c.peers[1]);
+    assert_eq!(c.peers[2].technology, Technology::Pjsip);
+    assert_eq!((n2.technology, n2.endpoint.as_str()), (Technology::Iax2, "node2"));
+    assert_eq!(n2.watched_endpoint(), ("IAX2", "node2"));
+    assert!(n2.owns_leg(Technology::Iax2, "node2") && !n2.owns_leg(Technology::Pjsip, "node2"));
+    assert_eq!((n3.endpoint.as_str(), n3.outbound_endpoint.as_deref()), ("node3", Some("to-node3")));
+    assert_eq!(n3.watched_endpoint(), ("IAX2", "to-node3"));
+    // A PJSIP endpoint and an IAX2 peer of the same name are different things.
+    assert_eq!(c.peer_by_endpoint(Technology::Iax2, "node2").unwrap().name, "node2");
+    assert_eq!(c.peer_by_endpoint(Technology::Pjsip, "node2").unwrap().name, "node4");
+
+    let err = load("[node2]\ntype = peer\ndial = IAX2/node2/${EXTEN}\nendpoint = node2:4569\n").unwrap_err();
+    assert!(err.to_string().contains("'node2:4569' is not an IAX2 peer name"), "{err}");
+    let err = load("[node2]\ntype = peer\ndial = IAX2/${EXTEN}\n").unwrap_err();
+    assert!(err.to_string().contains("names no PJSIP endpoint or IAX2 peer"), "{err}");
+    for dial in ["IAX2/192.0.2.2/${EXTEN}", "IAX2/u:s@192.0.2.2:4569/${EXTEN}", "IAX2/[2001:db8::2]/${EXTEN}"] {
+        let err = load(&format!("[node2]\ntype = peer\ndial = {dial}\nendpoint = node2\n")).unwrap_err();
+        assert!(err.to_string().contains("names an address; name an iax.conf peer"), "{dial}: {err}");
+    }
+    let err = load("[a]\ntype = peer\ndial = IAX2/n2/${EXTEN}\n[b]\ntype = peer\ndial = iax2/n2/${EXTEN}@x\n").unwrap_err();
+    assert!(err.to_string().contains("endpoint 'n2' already belongs to peer [a]"), "{err}");
 }
 
 #[test]
@@ -154,7 +188,7 @@ fn every_bad_file_gets_its_own_clear_error() {
         ("[node2]\ntype = peer\n".into(),
          "res_cluster.conf line 2: [node2] dial: missing; e.g. dial = PJSIP/${EXTEN}@cluster-node2"),
         ("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}\n".into(),
-         "res_cluster.conf line 2: [node2] endpoint: missing; dial 'PJSIP/${EXTEN}' names no PJSIP endpoint to take it from; set endpoint"),
+         "res_cluster.conf line 2: [node2] endpoint: missing; dial 'PJSIP/${EXTEN}' names no PJSIP endpoint or IAX2 peer to take it from; set endpoint"),
         ("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@n2\nendpoint = a/b\n".into(),
          "res_cluster.conf line 4: [node2] endpoint: 'a/b' is not a PJSIP endpoint name"),
         ("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@n2\ncontext = x\n".into(),

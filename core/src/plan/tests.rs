@@ -67,6 +67,16 @@ impl Lookups for OldAsterisk {
     }
 }
 
+fn pjsip(endpoint: &str) -> (Technology, String) {
+    (Technology::Pjsip, endpoint.to_string())
+}
+
+fn iax2_config() -> Arc<ClusterConfig> {
+    let text = "[general]\nnode_name = node1\n[node2]\ntype = peer\ndial = IAX2/node2/${EXTEN}\n\
+                [node3]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node3\n";
+    Arc::new(build(&parse_text("t", text).unwrap(), &Defaults::default()).unwrap())
+}
+
 fn text(data: &[u8]) -> String {
     String::from_utf8_lossy(data).into_owned()
 }
@@ -141,7 +151,7 @@ fn an_absent_phone_is_found_on_the_peer() {
     assert_eq!(r.target, Target::Peers(vec!["node2".into()]));
     assert_eq!(text(&r.app_data), "PJSIP/101@cluster-node2,20^1,f( \\\"Caller 200\\\" <9999200>)u(allowed_passed_screen)");
     assert_eq!(r.mark, Some(LegMark::Inherited { hop: "node1".into() }));
-    plan.record(DialResult { responded: vec!["cluster-node2".into()], ..result(DialStatus::Answer) });
+    plan.record(DialResult { responded: vec![pjsip("cluster-node2")], ..result(DialStatus::Answer) });
     let o = expect_finish(&mut plan, &mut gate);
     assert_eq!((o.status, o.node.as_deref()), (DialStatus::Answer, Some("node2")));
     assert!(o.forwarded && o.answered_by_peer);
@@ -155,7 +165,7 @@ fn a_phone_nowhere_ends_chanunavail_after_one_forward() {
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
     expect_dial(&mut plan, &mut gate);
-    plan.record(DialResult { responded: vec!["cluster-node2".into()], ..result(DialStatus::ChanUnavail) });
+    plan.record(DialResult { responded: vec![pjsip("cluster-node2")], ..result(DialStatus::ChanUnavail) });
     let o = expect_finish(&mut plan, &mut gate);
     assert_eq!((o.status, o.node, o.return_code), (DialStatus::ChanUnavail, None, 0));
     assert!(o.forwarded);
@@ -263,7 +273,7 @@ fn sequential_skips_peers_the_gate_refuses_and_learns_from_silence() {
     plan.record(DialResult { elapsed_ms: 1_001, ..result(DialStatus::ChanUnavail) });
     assert_eq!(plan.take_observations(), vec![Observation::Silent { peer: "node3".into(), waited_ms: 1_001 }]);
     assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Peers(vec!["node4".into()]));
-    plan.record(DialResult { responded: vec!["cluster-node4".into()], ..result(DialStatus::Busy) });
+    plan.record(DialResult { responded: vec![pjsip("cluster-node4")], ..result(DialStatus::Busy) });
     let o = expect_finish(&mut plan, &mut gate);
     assert_eq!(o.status, DialStatus::Busy, "a busy phone found outweighs the misses");
 }
@@ -289,8 +299,8 @@ fn parallel_rings_every_live_peer_in_one_dial() {
     assert_eq!(r.target, Target::Peers(vec!["node2".into(), "node4".into()]));
     assert!(text(&r.app_data).starts_with("PJSIP/101@cluster-node2&PJSIP/101@cluster-node4,20^1,f("), "{}", text(&r.app_data));
     plan.record(DialResult {
-        responded: vec!["cluster-node4".into()],
-        answered_endpoint: Some("cluster-node4".into()),
+        responded: vec![pjsip("cluster-node4")],
+        answered_endpoint: Some(pjsip("cluster-node4")),
         elapsed_ms: 1_500,
         ..result(DialStatus::Answer)
     });
@@ -365,7 +375,7 @@ fn a_failed_dial_with_the_caller_still_there_falls_back() {
     expect_dial(&mut plan, &mut gate);
     plan.record(DialResult { dial_rc: -1, ..result(DialStatus::Congestion) });
     assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Peers(vec!["node2".into()]));
-    plan.record(DialResult { dial_rc: -1, responded: vec!["cluster-node2".into()], ..result(DialStatus::Answer) });
+    plan.record(DialResult { dial_rc: -1, responded: vec![pjsip("cluster-node2")], ..result(DialStatus::Answer) });
     let o = expect_finish(&mut plan, &mut gate);
     assert_eq!((o.status, o.return_code), (DialStatus::Answer, -1));
 
@@ -451,7 +461,7 @@ fn located_the_phone_is_dialled_on_its_node_only() {
     let r = expect_dial_with(&mut plan, &mut gate);
     assert_eq!(peers_of(&r), vec!["node4"], "one INVITE, to the node that has it");
     assert_eq!(gate.1, vec!["PJSIP/101"]);
-    plan.record(DialResult { responded: vec!["cluster-node4".into()], ..result(DialStatus::Answer) });
+    plan.record(DialResult { responded: vec![pjsip("cluster-node4")], ..result(DialStatus::Answer) });
     let o = finish_with(&mut plan, &mut gate);
     assert!(o.located && !o.hunted && !o.zero_invite && o.answered_by_peer);
 }
@@ -484,7 +494,7 @@ fn newest_report_first_then_unknown_peers_are_hunted() {
     let order: Vec<Vec<String>> = (0..3)
         .map(|_| {
             let r = expect_dial_with(&mut plan, &mut gate);
-            plan.record(DialResult { responded: vec![format!("cluster-{}", peers_of(&r)[0])], ..result(DialStatus::ChanUnavail) });
+            plan.record(DialResult { responded: vec![pjsip(&format!("cluster-{}", peers_of(&r)[0]))], ..result(DialStatus::ChanUnavail) });
             peers_of(&r)
         })
         .collect();
@@ -547,4 +557,73 @@ fn finish_with(plan: &mut CallPlan, lookups: &mut dyn Lookups) -> Outcome {
         Action::Finish(o) => o,
         other => panic!("expected the end, got {other:?}"),
     }
+}
+
+#[test]
+fn an_iax2_peer_gets_its_marks_from_the_pre_dial_handler() {
+    let mut plan = CallPlan::new(iax2_config(), "101", phone());
+    let mut gate = Gate(None, None, 0);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let r = expect_dial(&mut plan, &mut gate);
+    assert_eq!(r.target, Target::Peers(vec!["node2".into()]));
+    // Even where PJSIP legs could inherit the header: no IAX2 leg would.
+    assert_eq!(text(&r.app_data), "IAX2/node2/101,20^1,b(res_cluster-peer-leg^s^1)");
+    assert_eq!(r.mark, Some(LegMark::PreDial { hop: "node1".into(), prefix: Some("9999".into()) }));
+    plan.record(DialResult { answered_endpoint: Some((Technology::Iax2, "node2".into())), ..result(DialStatus::Answer) });
+    let o = expect_finish(&mut plan, &mut gate);
+    assert_eq!((o.status, o.node.as_deref()), (DialStatus::Answer, Some("node2")));
+}
+
+#[test]
+fn an_iax2_peer_that_rang_out_is_not_taken_for_a_silent_one() {
+    let mut plan = CallPlan::new(iax2_config(), "101", phone());
+    let mut gate = Gate(None, None, 0);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    expect_dial(&mut plan, &mut gate);
+    // No cause recorded, after the whole peer timeout: chan_iax2 records
+    // none for a live peer either, unless it rejects or hangs up with one.
+    plan.record(DialResult { elapsed_ms: 5_000, ..result(DialStatus::Congestion) });
+    assert_eq!(plan.take_observations(), vec![]);
+    // The same over PJSIP is silence.
+    let r = expect_dial(&mut plan, &mut gate);
+    assert_eq!(r.target, Target::Peers(vec!["node3".into()]));
+    plan.record(DialResult { elapsed_ms: 5_000, ..result(DialStatus::NoAnswer) });
+    assert_eq!(plan.take_observations(), vec![Observation::Silent { peer: "node3".into(), waited_ms: 5_000 }]);
+    expect_finish(&mut plan, &mut gate);
+
+    let mut plan = CallPlan::new(iax2_config(), "101", phone());
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    expect_dial(&mut plan, &mut gate);
+    // A rejection with a cause is an answer.
+    plan.record(DialResult { responded: vec![(Technology::Iax2, "node2".into())], ..result(DialStatus::Congestion) });
+    assert_eq!(plan.take_observations(), vec![Observation::Responded { peer: "node2".into() }]);
+}
+
+#[test]
+fn a_call_from_an_iax2_peer_is_a_cluster_call() {
+    let arrival = Arrival { technology: "IAX2".into(), channel_name: "IAX2/node2-3".into(), ..with_number("9999200") };
+    let mut plan = CallPlan::new(iax2_config(), "555", arrival.clone());
+    let mut gate = Gate(None, None, 0);
+    assert_eq!(plan.next(&mut gate), Action::SetCallerNumber(b"200".to_vec()));
+    assert_eq!(plan.next(&mut gate), Action::EmptyArrivedMarker(Technology::Iax2));
+    assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Local);
+    plan.record(result(DialStatus::ChanUnavail));
+    let o = expect_finish(&mut plan, &mut gate);
+    assert!(o.loop_refused && !o.forwarded);
+}
+
+#[test]
+fn only_a_trusted_iax2_arrival_has_its_marker_emptied() {
+    let mut gate = Gate(None, None, 0);
+    // A PJSIP peer: headers are not passed on by themselves.
+    let mut plan = CallPlan::new(iax2_config(), "555", Arrival { channel_name: "PJSIP/cluster-node3-00000001".into(), ..with_number("9999200") });
+    assert_eq!(plan.next(&mut gate), Action::SetCallerNumber(b"200".to_vec()));
+    assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Local);
+    // An IAX2 phone: what it sent is its own business, and read before a forward.
+    let phone = Arrival { technology: "IAX2".into(), channel_name: "IAX2/201-9".into(), ..with_number("201") };
+    let mut plan = CallPlan::new(iax2_config(), "555", phone);
+    assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Local);
 }
