@@ -13,7 +13,7 @@ FAULT_DIR  := build/fault-injection
 in_sandbox = status=0; $(1) || status=$$?; $(SANDBOX_SH) --umount; exit $$status
 
 .PHONY: all module deps asterisk test unit-test integration-test demo bench clean fault-module \
-	install samples uninstall deb diagram soak fuzz fuzz-check checked-module unit-memcheck
+	install samples uninstall deb diagram soak fuzz fuzz-check checked-module unit-memcheck check-headers
 
 all: module
 
@@ -82,6 +82,11 @@ test: asterisk module fault-module checked-module deb unit-test fuzz-check unit-
 # `make fuzz`).
 fuzz-check:
 	$(CARGO) check --manifest-path fuzz/Cargo.toml --bins
+
+# The module compiled against the headers of Asterisk 20.0.0 to master
+# (scripts/check-headers.sh; ASTERISK_GIT names a clone to read them from).
+check-headers: asterisk
+	scripts/check-headers.sh $(REFS)
 
 # libFuzzer on the argument parser and the configuration reader.
 FUZZ_SECONDS ?= 300

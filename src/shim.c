@@ -185,8 +185,10 @@ static struct {
 		const char *uri, struct ast_sip_contact *contact, struct pjsip_tx_data **tdata);
 	int (*send)(struct pjsip_tx_data *tdata, struct ast_sip_endpoint *endpoint, int timeout, void *token,
 		void (*callback)(void *token, struct pjsip_event *e));
-	int (*push)(struct ast_taskprocessor *serializer, int (*task)(void *), void *data,
-		const char *file, int line, const char *function);
+	/* The three-argument function every res_pjsip exports: a macro over
+	 * __ast_sip_push_task in the headers of 20.18, 22.8, 23.2 and later,
+	 * which keep the function for modules built before. */
+	int (*push)(struct ast_taskprocessor *serializer, int (*task)(void *), void *data);
 } pjsip_api;
 
 int res_cluster_pjsip_api_init(void)
@@ -195,7 +197,7 @@ int res_cluster_pjsip_api_init(void)
 	pjsip_api.sorcery = (struct ast_sorcery *(*)(void)) dlsym(RTLD_DEFAULT, "ast_sip_get_sorcery");
 	*(void **) &pjsip_api.create_request = dlsym(RTLD_DEFAULT, "ast_sip_create_request");
 	*(void **) &pjsip_api.send = dlsym(RTLD_DEFAULT, "ast_sip_send_out_of_dialog_request");
-	*(void **) &pjsip_api.push = dlsym(RTLD_DEFAULT, "__ast_sip_push_task");
+	*(void **) &pjsip_api.push = dlsym(RTLD_DEFAULT, "ast_sip_push_task");
 	if (!pjsip_api.sorcery || !pjsip_api.create_request || !pjsip_api.send || !pjsip_api.push) {
 		memset(&pjsip_api, 0, sizeof(pjsip_api));
 		return 0;
@@ -272,7 +274,7 @@ int res_cluster_pjsip_probe(const char *endpoint, int timeout_ms, res_cluster_pr
 	probe->done = done;
 	probe->timeout_ms = timeout_ms;
 	ast_atomic_fetchadd_int(&probes_in_flight, +1);
-	if (pjsip_api.push(NULL, probe_send, probe, __FILE__, __LINE__, __PRETTY_FUNCTION__)) {
+	if (pjsip_api.push(NULL, probe_send, probe)) {
 		ast_free(probe);
 		ast_atomic_fetchadd_int(&probes_in_flight, -1);
 		return -1;
