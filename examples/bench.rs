@@ -329,6 +329,10 @@ struct ClusterFigures {
     /// Locate only: PUBLISH requests one REGISTER caused, and their bytes.
     publishes: f64,
     publish_bytes: f64,
+    /// Locate only: PUBLISH requests one answered call to that phone caused
+    /// (its device went ringing, in use, not in use), and their bytes.
+    call_publishes: f64,
+    call_publish_bytes: f64,
     /// Locate only: REGISTER on the last node to node1 knowing it.
     known_after_ms: f64,
 }
@@ -364,15 +368,35 @@ fn wait_located(node1: &Node, exten: &str, peer: &str) {
     });
 }
 
-/// PUBLISH requests (and bytes) the cluster sends for one registration
-/// change, counted in the SIP traffic every node logs while a phone
-/// re-registers on the last node; and how long node1 takes to know it
-/// (from the last node's ContactStatus to node1's DeviceStateChange, both
-/// over AMI), the median of five.
-fn publication(net: &Net, nodes: &[Node]) -> (f64, f64, f64) {
+/// PUBLISH requests sent, and their bytes, in what each node logged after
+/// `marks` (its log's length then) with the SIP logger on.
+fn publishes_since(nodes: &[Node], marks: &[usize]) -> (usize, usize) {
+    let (mut count, mut bytes) = (0, 0);
+    for (n, mark) in nodes.iter().zip(marks) {
+        let log = n.log();
+        let lines: Vec<&str> = log[*mark..].lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if l.contains("Transmitting SIP request") && lines.get(i + 1).is_some_and(|next| next.contains("PUBLISH sip:")) {
+                count += 1;
+                bytes += l.split('(').nth(1).and_then(|r| r.split_whitespace().next()).and_then(|b| b.parse::<usize>().ok()).unwrap_or(0);
+            }
+        }
+    }
+    (count, bytes)
+}
+
+/// Publication costs, as `ClusterFigures` has them: PUBLISH requests (and
+/// bytes) the cluster sends for one registration change, counted in the SIP
+/// traffic every node logs while a phone re-registers on the last node; how
+/// long node1 takes to know it (from the last node's ContactStatus to
+/// node1's DeviceStateChange, both over AMI), the median of five; and the
+/// PUBLISH requests (and bytes) one answered call from node1 to that phone
+/// causes.
+fn publication(net: &Net, nodes: &[Node]) -> (f64, f64, f64, f64, f64) {
     let last = nodes.last().expect("nodes");
     let mut latencies = Vec::new();
     let (mut count, mut bytes) = (0usize, 0usize);
+    let (mut call_count, mut call_bytes) = (0usize, 0usize);
     for round in 0..5 {
         let mut there = Ami::connect(last);
         let mut here = Ami::connect(&nodes[0]);
@@ -393,34 +417,40 @@ fn publication(net: &Net, nodes: &[Node]) -> (f64, f64, f64) {
             latencies.push((b - a) * 1000.0);
         }
         std::thread::sleep(Duration::from_millis(500));
+        if round == 0 {
+            (count, bytes) = publishes_since(nodes, &marks);
+            let marks: Vec<usize> = nodes.iter().map(|n| n.log().len()).collect();
+            let answered = quick(net, &nodes[0], "104").answered();
+            std::thread::sleep(Duration::from_millis(500));
+            if answered {
+                (call_count, call_bytes) = publishes_since(nodes, &marks);
+            } else {
+                eprintln!("  warning: the call to 104 was not answered; no PUBLISH count for calls");
+            }
+        }
         for n in nodes {
             n.cli("pjsip set logger off");
-        }
-        if round == 0 {
-            for (n, mark) in nodes.iter().zip(&marks) {
-                let log = n.log();
-                let lines: Vec<&str> = log[*mark..].lines().collect();
-                for (i, l) in lines.iter().enumerate() {
-                    if l.contains("Transmitting SIP request") && lines.get(i + 1).is_some_and(|next| next.contains("PUBLISH sip:")) {
-                        count += 1;
-                        bytes += l.split('(').nth(1).and_then(|r| r.split_whitespace().next()).and_then(|b| b.parse::<usize>().ok()).unwrap_or(0);
-                    }
-                }
-            }
         }
         // Unregistered again, for the next round.
         phone.unregister(last);
         drop(phone);
         std::thread::sleep(Duration::from_millis(300));
     }
-    (count as f64, bytes as f64, median(latencies))
+    (count as f64, bytes as f64, median(latencies), call_count as f64, call_bytes as f64)
 }
+
+/// The phones' extension with Dial in place of ClusterDial: the same steps
+/// before it (the extension and caller number kept for the RESULT line) and
+/// after it (the number read again, Congestion()).
+const LOCAL_ONLY: &str = "exten => _solo.,1,Set(CD_EXTEN=${EXTEN:4})\n same => n,Set(CD_RAW=${CALLERID(num)})\n \
+    same => n,Dial(PJSIP/${CD_EXTEN},20,rt)\n same => n,Set(CD_AFTER=${CALLERID(num)})\n same => n,Congestion()\n";
 
 fn measure_cluster(size: u8, mode: Mode) -> ClusterFigures {
     eprintln!("{size} nodes, {}", mode.name());
     let net = Net::allocate();
     let nodes = nodes(&net, Variant::ClusterDial, size, |s| {
         s.quiet_log = false;
+        s.dialplan.push_str(LOCAL_ONLY);
         s.locate = mode == Mode::Locate;
         if mode == Mode::Parallel {
             s.general.push_str("\nstrategy = parallel");
@@ -443,21 +473,21 @@ fn measure_cluster(size: u8, mode: Mode) -> ClusterFigures {
         ..ClusterFigures::default()
     };
     if mode == Mode::Locate {
-        (f.publishes, f.publish_bytes, f.known_after_ms) = publication(&net, &nodes);
+        (f.publishes, f.publish_bytes, f.known_after_ms, f.call_publishes, f.call_publish_bytes) = publication(&net, &nodes);
         (f.nowhere.setup_ms, f.local_only_ms) = nowhere_against_local_only(&net, &nodes[0]);
     }
     f
 }
 
 /// Setup of a number registered nowhere through node1, and of the same
-/// number dialled on node1's phones only (the local dial alone: ClusterDial
-/// on a call marked FROM_CLUSTER=1, which never goes to a peer), the calls
-/// taking turns; medians.
+/// number dialled on node1's phones only (the local dial alone: Dial in
+/// place of ClusterDial, the dialplan's other steps the same, see
+/// `LOCAL_ONLY`), the calls taking turns; medians.
 fn nowhere_against_local_only(net: &Net, node1: &Node) -> (f64, f64) {
     let (mut located, mut local) = (Vec::new(), Vec::new());
     for _ in 0..3 * COST_SETUPS {
         located.extend(quick(net, node1, "199").setup_ms);
-        local.extend(quick(net, node1, "legacy199").setup_ms);
+        local.extend(quick(net, node1, "solo199").setup_ms);
     }
     (median(located), median(local))
 }
@@ -552,7 +582,7 @@ fn print_clusters(figures: &[(u8, Mode, ClusterFigures)]) {
     println!();
     for (size, _, f) in figures.iter().filter(|(_, m, _)| *m == Mode::Locate) {
         println!(
-            "{size} nodes, locate: a number registered nowhere: setup {} (median of {}), against {} for the local dial alone (ClusterDial on node1's phones only), taking turns: {}.",
+            "{size} nodes, locate: a number registered nowhere: setup {} (median of {}), against {} for the local dial alone (Dial on node1's phones, the same dialplan around it), taking turns: {}.",
             ms(f.nowhere.setup_ms),
             3 * COST_SETUPS,
             ms(f.local_only_ms),
@@ -563,6 +593,10 @@ fn print_clusters(figures: &[(u8, Mode, ClusterFigures)]) {
             f.publishes,
             f.publish_bytes,
             ms(f.known_after_ms)
+        );
+        println!(
+            "{size} nodes, locate: one answered call to that phone caused {:.0} PUBLISH requests ({:.0} bytes).",
+            f.call_publishes, f.call_publish_bytes
         );
         println!(
             "{size} nodes, locate: CPU of a call to the phone on node{size} / on node2: {}.",

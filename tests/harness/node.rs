@@ -672,7 +672,7 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
             let _ = write!(
                 s,
                 "[cluster-node{p}]\ntype = outbound-publish\nserver_uri = sip:cluster-node{me}@{peer_ip}:5060\n\
-                 event = asterisk-devicestate\n@device_state_filter = ^(PJSIP/|Cluster:)\n\n\
+                 event = asterisk-devicestate\n@device_state_filter = ^(PJSIP/[0-9]+$|Cluster:)\n\n\
                  [cluster-node{p}]\ntype = inbound-publication\nendpoint = cluster-node{p}\n\
                  event_asterisk-devicestate = cluster-node{p}\n\n\
                  [cluster-node{p}]\ntype = asterisk-publication\ndevice_state = yes\ndevicestate_publish = cluster-node{p}\n\n"
