@@ -117,21 +117,7 @@ mod tests {
     }
 
     fn outcome(status: DialStatus, f: impl FnOnce(&mut Outcome)) -> Outcome {
-        let mut o = Outcome {
-            status,
-            node: None,
-            return_code: 0,
-            hangup_cause: None,
-            invalid: None,
-            answered_locally: false,
-            answered_by_peer: false,
-            forwarded: false,
-            loop_refused: false,
-            located: false,
-            hunted: false,
-            zero_invite: false,
-            summary: String::new(),
-        };
+        let mut o = Outcome::new(status, String::new());
         f(&mut o);
         o
     }

@@ -121,7 +121,9 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn new(status: DialStatus, summary: String) -> Outcome {
+    /// An outcome of `status` (as CLUSTERSTATUS reports it) with nothing
+    /// else known yet.
+    pub fn new(status: DialStatus, summary: String) -> Outcome {
         Outcome {
             status: status.for_cluster(),
             node: None,
