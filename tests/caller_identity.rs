@@ -139,7 +139,7 @@ fn answered_call_leaves_the_callers_identity_alone(marking: &str) {
     assert_eq!(phone.caller_numbers(), vec!["200"]);
     assert_eq!(phone.caller_displays(), vec!["\"Caller 200\""]);
     let way = if marking == "predial" { "a pre-dial handler (peer_leg_marking = predial)" } else { "Dial options and an inherited header" };
-    assert!(nodes[0].log().contains(&format!("peer legs are marked by {way}")), "{}", nodes[0].log());
+    assert!(nodes[0].wait_log(&format!("peer legs are marked by {way}"), 5 * SECOND), "{}", nodes[0].log());
     assert!(nodes[0].cli("cluster show status").contains(&format!("Peer legs marked by: {way}")));
 }
 

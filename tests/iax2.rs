@@ -140,7 +140,7 @@ fn the_hop_marker_crosses_an_iax2_trunk() {
     assert!(there[0].chan.starts_with("IAX2/node1-"), "{there:?}");
     assert_eq!((there[0].raw.as_str(), there[0].cid.as_str()), ("9999200", "9999200"), "no trust: not stripped");
     assert_eq!(there[0].cluster, "CHANUNAVAIL");
-    assert!(nodes[1].log().contains("marked by hop header"), "{}", nodes[1].log());
+    assert!(nodes[1].wait_log("marked by hop header", 5 * SECOND), "{}", nodes[1].log());
     settle();
     assert!(nodes[2].results().is_empty(), "node2 did not forward: {:?}", nodes[2].results());
     assert!(phone.invites().is_empty());
@@ -202,7 +202,7 @@ fn an_iax2_phone_is_rung_from_its_own_node_and_from_the_other() {
     nodes[0].write_config("res_cluster.conf", "[general]\nlocal_dial = IAX2/${EXTEN}\n[node2]\ntype = peer\ndial = IAX2/node2/${EXTEN}\n");
     nodes[0].cli("module reload res_cluster.so");
     assert!(call(&net, &nodes[0], "201", &CallOptions::default()).answered());
-    assert!(nodes[0].log().contains("dialling this node: Dial(IAX2/201,20)"), "{}", nodes[0].log());
+    assert!(nodes[0].wait_log("dialling this node: Dial(IAX2/201,20)", 5 * SECOND), "{}", nodes[0].log());
     let r = nodes[0].wait_results(2, 5 * SECOND);
     assert_eq!((r[1].cluster.as_str(), r[1].node.as_str()), ("ANSWER", "node1"));
 }
@@ -230,7 +230,7 @@ fn an_iax2_caller_that_is_not_a_peer_earns_no_trust() {
     let r = nodes[0].wait_results(1, 10 * SECOND);
     assert!(r[0].chan.starts_with("IAX2/201-"), "{r:?}");
     assert_eq!((r[0].cluster.as_str(), r[0].raw.as_str(), r[0].cid.as_str()), ("CHANUNAVAIL", "201", "201"));
-    assert!(nodes[0].log().contains("marked by hop header"), "{}", nodes[0].log());
+    assert!(nodes[0].wait_log("marked by hop header", 5 * SECOND), "{}", nodes[0].log());
 
     // 201 sends a prefixed number: an ordinary caller, forwarded as any
     // other, its number never stripped.

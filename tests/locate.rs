@@ -80,7 +80,7 @@ fn a_number_registered_nowhere_costs_no_invite() {
         settle();
         assert!(nodes.iter().all(|node| crossed(node) == 0), "{n} nodes: no INVITE left node1");
         assert_eq!(status_line(&nodes[0], "Zero-INVITE calls:"), "1");
-        assert!(nodes[0].log().contains("registered on no peer"), "{}", nodes[0].log());
+        assert!(nodes[0].wait_log("registered on no peer", 5 * SECOND), "{}", nodes[0].log());
     }
 }
 
@@ -140,7 +140,7 @@ fn a_hung_peer_is_unknown_then_skipped_and_known_again_when_back() {
     wait_location(&nodes[0], "102", "node2", "unknown");
     let second = call(&net, &nodes[0], "102", &CallOptions::default());
     assert!(second.setup_ms.unwrap() < 300.0, "{second:?}");
-    assert!(nodes[0].log().contains("forgot the"), "{}", nodes[0].log());
+    assert!(nodes[0].wait_log("forgot the", 5 * SECOND), "{}", nodes[0].log());
 
     nodes[1].signal(libc::SIGCONT);
     // Back up (a probe answers), asked for its states: located again.
@@ -189,7 +189,8 @@ fn duplicate_entity_ids_are_refused_by_name_and_calls_are_hunted() {
     let report = call(&net, &nodes[0], "103", &CallOptions::default());
 
     assert!(report.answered(), "{report:?}");
-    assert!(nodes[0].log().contains("ERROR") && nodes[0].log().contains("node2 and node3 publish their device states under the same entity ID"));
+    assert!(nodes[0].wait_log("node2 and node3 publish their device states under the same entity ID", 5 * SECOND));
+    assert!(nodes[0].log().lines().any(|l| l.contains("ERROR") && l.contains("under the same entity ID")), "{}", nodes[0].log());
     settle();
     assert_eq!((crossed(&nodes[1]), crossed(&nodes[2])), (1, 1), "hunted as without locating: node2, then node3");
     assert_eq!(status_line(&nodes[0], "Hunted:"), "1");

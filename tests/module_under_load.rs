@@ -30,7 +30,8 @@ fn unload_is_refused_while_calls_are_inside_clusterdial() {
         let out = nodes[0].cli("module unload res_cluster.so");
         assert!(!out.contains("Unloaded res_cluster.so"), "{out}");
         assert!(nodes[0].module_running(), "still loaded: {out}");
-        assert!(nodes[0].log().contains("res_cluster.so") && nodes[0].log().contains("use count"), "{}", nodes[0].log());
+        assert!(nodes[0].wait_log("use count", 5 * SECOND), "{}", nodes[0].log());
+        assert!(nodes[0].log().lines().any(|l| l.contains("res_cluster.so") && l.contains("use count")), "{}", nodes[0].log());
 
         for c in calls {
             let r = c.join().expect("call");
@@ -82,5 +83,5 @@ fn a_hundred_reloads_under_load_fail_no_call() {
     assert!(not_answered.is_empty(), "{not_answered:?}");
     assert_eq!(results.len(), 2 * (RATE * SECONDS) as usize);
     assert!(nodes[0].module_running());
-    assert!(nodes[0].log().matches("res_cluster reloaded").count() >= 100);
+    assert!(nodes[0].wait_log_count("res_cluster reloaded", 100, 5 * SECOND) >= 100);
 }

@@ -61,7 +61,7 @@ fn a_broken_file_is_refused_at_every_reload_until_it_is_fixed() {
     for attempt in 1..=3 {
         let out = nodes[0].cli("module reload res_cluster.so");
         assert!(out.contains("reported a reload failure"), "reload {attempt} of the same broken file: {out}");
-        let refusals = nodes[0].log().matches("'sometimes' is not a strategy").count();
+        let refusals = nodes[0].wait_log_count("'sometimes' is not a strategy", attempt, 5 * SECOND);
         assert_eq!(refusals, attempt, "each reload read the file again and refused it");
     }
     nodes[0].write_config("res_cluster.conf", &config_with_prefix(2, "7777"));

@@ -87,7 +87,7 @@ fn parallel_rings_every_peer_and_the_first_answer_wins() {
     assert_eq!(ringing.invites().len(), 1, "node3's phone rang at the same time");
     let cancels = poll(5 * SECOND, Duration::from_millis(50), || ringing.requests("CANCEL"), |&n| n > 0);
     assert_eq!(cancels, 1, "and was cancelled when node2's answered");
-    assert!(nodes[0].log().contains("dialling peer node2, node3: Dial(PJSIP/102@cluster-node2&PJSIP/102@cluster-node3,20^1,f("));
+    assert!(nodes[0].wait_log("dialling peer node2, node3: Dial(PJSIP/102@cluster-node2&PJSIP/102@cluster-node3,20^1,f(", 5 * SECOND));
 }
 
 #[test]
@@ -131,7 +131,7 @@ fn hop_marker_stops_forwarding(marking: &str) {
     assert_eq!(there.len(), 1);
     assert_eq!((there[0].raw.as_str(), there[0].cid.as_str()), ("9999200", "9999200"), "no trust: not stripped");
     assert_eq!(there[0].cluster, "CHANUNAVAIL");
-    assert!(nodes[1].log().contains("marked by hop header"));
+    assert!(nodes[1].wait_log("marked by hop header", 5 * SECOND));
     settle();
     assert!(nodes[2].results().is_empty(), "node2 did not forward: {:?}", nodes[2].results());
     assert!(phone.invites().is_empty());

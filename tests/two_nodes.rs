@@ -85,7 +85,7 @@ fn from_cluster_marks_a_call_as_already_forwarded() {
     assert_eq!(here[0].cluster, "CHANUNAVAIL");
     settle();
     assert!(nodes[1].results().is_empty(), "nothing crossed: {:?}", nodes[1].results());
-    assert!(nodes[0].log().contains("marked by FROM_CLUSTER=1"));
+    assert!(nodes[0].wait_log("marked by FROM_CLUSTER=1", 5 * SECOND));
 }
 
 #[test]
@@ -221,7 +221,7 @@ fn an_empty_extension_is_refused() {
     call(&net, &nodes[0], "inject", &opts);
     let r = nodes[0].wait_results(1, 5 * SECOND);
     assert_eq!(r[0].cluster, "INVALIDARGS");
-    assert!(nodes[0].log().contains("no extension given"));
+    assert!(nodes[0].wait_log("no extension given", 5 * SECOND));
 }
 
 #[test]
@@ -247,7 +247,7 @@ fn a_bad_configuration_declines_the_module_with_file_line_and_key() {
     spec.res_cluster_conf = Some("[general]\nnode_name = node1\nstrategy = random\n".into());
     let node = Node::start(&net, &spec);
     assert!(!node.module_running());
-    assert!(node.log().contains("res_cluster.conf line 3: [general] strategy: 'random' is not a strategy"), "{}", node.log());
+    assert!(node.wait_log("res_cluster.conf line 3: [general] strategy: 'random' is not a strategy", 5 * SECOND), "{}", node.log());
     assert!(!node.cli("core show applications like ClusterDial").contains("ClusterDial:"));
 }
 
@@ -264,7 +264,7 @@ fn a_missing_configuration_declines_the_module() {
     node.remove_config("res_cluster.conf");
     let out = node.cli("module load res_cluster.so");
     assert!(!node.module_running(), "{out}");
-    assert!(node.log().contains("res_cluster.conf not found"), "{}", node.log());
+    assert!(node.wait_log("res_cluster.conf not found", 5 * SECOND), "{}", node.log());
 }
 
 #[test]
@@ -276,7 +276,7 @@ fn a_broken_reload_keeps_the_running_configuration() {
     nodes[0].write_config("res_cluster.conf", "[general]\ncallerid_prefix = 7777\n[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\nring_timeout = 5\n");
     let out = nodes[0].cli("module reload res_cluster.so");
     assert!(nodes[0].wait_log("the running configuration stays in force", 5 * SECOND), "{out}");
-    assert!(nodes[0].log().contains("res_cluster.conf line 6: [node2] ring_timeout: unknown key"));
+    assert!(nodes[0].wait_log("res_cluster.conf line 6: [node2] ring_timeout: unknown key", 5 * SECOND));
 
     let report = call(&net, &nodes[0], "102", &CallOptions::default());
     assert!(report.answered(), "the old configuration still forwards: {report:?}");

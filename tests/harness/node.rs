@@ -304,6 +304,11 @@ impl Node {
         poll(timeout, Duration::from_millis(25), || self.log().contains(needle), |&found| found)
     }
 
+    /// Waits until `needle` occurs at least `n` times in the log; returns how often it occurs then.
+    pub fn wait_log_count(&self, needle: &str, n: usize, timeout: Duration) -> usize {
+        poll(timeout, Duration::from_millis(25), || self.log().matches(needle).count(), |&c| c >= n)
+    }
+
     /// The RESULT lines the test dialplan logs when a call ends, parsed.
     pub fn results(&self) -> Vec<CallRecord> {
         self.log().lines().filter_map(CallRecord::parse).collect()
