@@ -4,6 +4,8 @@
 
 mod harness;
 
+use std::time::Duration;
+
 use harness::*;
 
 /// Extension 107 is an endpoint allowing only A-law on node1 (no codec
@@ -28,6 +30,7 @@ fn channels_that_cannot_be_made_compatible_fall_back_to_the_peers() {
 
     let report = call(&net, &nodes[0], "107", &CallOptions::default());
 
+    nodes[0].wait_results(1, 5 * SECOND);
     let log = nodes[0].log();
     assert!(log.contains("ClusterDial: dialling this node: Dial(PJSIP/107,20)"), "{log}");
     assert!(report.answered(), "Dial gave up on this node's phone (CONGESTION, -1) with the caller still there: {report:?}\n{log}");
@@ -46,10 +49,11 @@ fn a_key_pressed_while_it_rings_leaves_to_that_extension() {
     let report = call(&net, &nodes[0], "dopt101", &CallOptions { dtmf: Some('5'), ..CallOptions::default() });
 
     assert!(report.answered(), "extension 5 answered the caller: {report:?}");
+    assert!(nodes[0].wait_log("LEFT-WITH-5", 5 * SECOND), "the dialplan went on at extension 5:\n{}", nodes[0].log());
     let log = nodes[0].log();
-    assert!(log.contains("LEFT-WITH-5"), "the dialplan went on at extension 5:\n{log}");
     assert!(log.contains("caller pressed '5' to leave"), "{log}");
-    assert_eq!(ringing.requests("CANCEL"), 1, "the phone stopped ringing");
+    let cancels = poll(5 * SECOND, Duration::from_millis(50), || ringing.requests("CANCEL"), |&n| n > 0);
+    assert_eq!(cancels, 1, "the phone stopped ringing");
     settle();
     assert!(nodes[1].results().is_empty(), "nothing went to the peer");
 }

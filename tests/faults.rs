@@ -62,11 +62,11 @@ fn peer_hung_and_resumed_under_load() {
         nodes[1].signal(libc::SIGSTOP);
         let first = setup(&net, &nodes[0], "102");
         assert!(!first.answered());
-        assert!(first.setup_ms.unwrap() < 1_500.0, "the first call waited at most peer_timeout: {first:?}");
+        assert!(first.setup_ms.unwrap() < 2_500.0, "the first call waited at most peer_timeout: {first:?}");
         assert!(wait_peer(&nodes[0], "DOWN", 5 * SECOND));
         for _ in 0..5 {
             let r = setup(&net, &nodes[0], "102");
-            assert!(r.setup_ms.unwrap() < 300.0, "known down, skipped fast: {r:?}");
+            assert!(r.setup_ms.unwrap() < 900.0, "known down, skipped fast: {r:?}");
         }
 
         nodes[1].signal(libc::SIGCONT);
@@ -94,11 +94,11 @@ fn peer_killed_and_restarted_under_load() {
         drop(node2); // SIGKILL: the kernel now answers node2's port with "unreachable"
         drop(there);
         let r = setup(&net, &node1, "102");
-        assert!(!r.answered() && r.setup_ms.unwrap() < 1_500.0, "{r:?}");
+        assert!(!r.answered() && r.setup_ms.unwrap() < 2_500.0, "{r:?}");
         assert!(wait_peer(&node1, "DOWN", 10 * SECOND), "qualify notices");
         for _ in 0..5 {
             let r = setup(&net, &node1, "102");
-            assert!(r.setup_ms.unwrap() < 300.0, "known down, fails fast: {r:?}");
+            assert!(r.setup_ms.unwrap() < 900.0, "known down, fails fast: {r:?}");
         }
 
         let node2 = Node::start(&net, &NodeSpec::new(2, &[1]));

@@ -73,7 +73,7 @@ fn a_panic_in_load_declines_the_module_and_asterisk_goes_on() {
     let mut node = node_without_module(&net, true, &[("RES_CLUSTER_PANIC_ON_LOAD", "1")]);
     let out = node.cli("module load res_cluster.so");
     assert!(!out.contains("Loaded res_cluster.so"), "{out}");
-    assert!(node.wait_log("ERROR", 5 * SECOND));
+    assert!(node.wait_log("internal error in res_cluster load: fault injection: panic in load", 5 * SECOND), "{}", node.log());
     let log = node.log();
     assert!(
         log.lines().any(|l| l.contains("ERROR") && l.contains("internal error in res_cluster load: fault injection: panic in load")),

@@ -99,6 +99,8 @@ fn a_phone_that_moved_is_found_where_it_is_now() {
     assert!(report.answered(), "{report:?}");
     let r = nodes[0].wait_results(2, 5 * SECOND);
     assert_eq!((r[0].node.as_str(), r[1].node.as_str()), ("node2", "node3"));
+    nodes[1].wait_results_from_peers(1, 5 * SECOND);
+    nodes[2].wait_results_from_peers(1, 5 * SECOND);
     settle();
     assert_eq!((crossed(&nodes[1]), crossed(&nodes[2])), (1, 1), "the second call went to node3 only");
 }
@@ -135,11 +137,11 @@ fn a_hung_peer_is_unknown_then_skipped_and_known_again_when_back() {
     nodes[1].signal(libc::SIGSTOP);
     let first = call(&net, &nodes[0], "102", &CallOptions::default());
     assert!(!first.answered());
-    assert!((950.0..1_500.0).contains(&first.setup_ms.unwrap()), "located there, and silent: peer_timeout {first:?}");
+    assert!((950.0..2_500.0).contains(&first.setup_ms.unwrap()), "located there, and silent: peer_timeout {first:?}");
     // Down: what it reported is forgotten; it is unknown, and skipped.
     wait_location(&nodes[0], "102", "node2", "unknown");
     let second = call(&net, &nodes[0], "102", &CallOptions::default());
-    assert!(second.setup_ms.unwrap() < 300.0, "{second:?}");
+    assert!(second.setup_ms.unwrap() < 900.0, "{second:?}");
     assert!(nodes[0].wait_log("forgot the", 5 * SECOND), "{}", nodes[0].log());
 
     nodes[1].signal(libc::SIGCONT);
@@ -191,6 +193,8 @@ fn duplicate_entity_ids_are_refused_by_name_and_calls_are_hunted() {
     assert!(report.answered(), "{report:?}");
     assert!(nodes[0].wait_log("node2 and node3 publish their device states under the same entity ID", 5 * SECOND));
     assert!(nodes[0].log().lines().any(|l| l.contains("ERROR") && l.contains("under the same entity ID")), "{}", nodes[0].log());
+    nodes[1].wait_results_from_peers(1, 5 * SECOND);
+    nodes[2].wait_results_from_peers(1, 5 * SECOND);
     settle();
     assert_eq!((crossed(&nodes[1]), crossed(&nodes[2])), (1, 1), "hunted as without locating: node2, then node3");
     assert_eq!(status_line(&nodes[0], "Hunted:"), "1");
@@ -204,6 +208,8 @@ fn with_locate_off_peers_are_hunted_as_before() {
     assert!(call(&net, &nodes[0], "103", &CallOptions::default()).answered());
     call(&net, &nodes[0], "105", &CallOptions::default());
     nodes[0].wait_results(2, 5 * SECOND);
+    nodes[1].wait_results_from_peers(2, 5 * SECOND);
+    nodes[2].wait_results_from_peers(2, 5 * SECOND);
     settle();
     assert_eq!((crossed(&nodes[1]), crossed(&nodes[2])), (2, 2), "both calls asked node2, then node3");
     let status = nodes[0].cli("cluster show status");

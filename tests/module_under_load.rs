@@ -11,8 +11,8 @@ use harness::*;
 fn unload_is_refused_while_calls_are_inside_clusterdial() {
     let net = Net::allocate();
     let nodes = cluster(&net, 2, |_| {});
-    let _here = Phone::register(&net, &nodes[0], "101", Behaviour::Answer);
-    let _there = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+    let here = Phone::register(&net, &nodes[0], "101", Behaviour::Answer);
+    let there = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
 
     std::thread::scope(|s| {
         let calls: Vec<_> = [("101", 0u8), ("102", 1u8)]
@@ -25,7 +25,9 @@ fn unload_is_refused_while_calls_are_inside_clusterdial() {
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(1_000));
+        // Both calls are inside ClusterDial once both phones have rung.
+        let rung = poll(10 * SECOND, Duration::from_millis(25), || (here.invites().len(), there.invites().len()), |&(a, b)| a >= 1 && b >= 1);
+        assert_eq!(rung, (1, 1), "both calls reached their phones");
 
         let out = nodes[0].cli("module unload res_cluster.so");
         assert!(!out.contains("Unloaded res_cluster.so"), "{out}");

@@ -34,9 +34,9 @@ fn a_peer_qualify_finds_unreachable_is_skipped_without_an_invite_and_comes_back(
 
     let report = call(&net, &nodes[0], "102", &CallOptions::default());
     assert!(!report.answered());
-    assert!(report.setup_ms.unwrap() < 300.0, "skipped at once: {report:?}");
+    assert!(report.setup_ms.unwrap() < 900.0, "skipped at once: {report:?}");
+    assert!(nodes[0].wait_log("skipping peer node2: down", 5 * SECOND), "{}", nodes[0].log());
     let log = nodes[0].log();
-    assert!(log.contains("skipping peer node2: down"), "{log}");
     assert!(!log.contains("dialling peer node2"), "no INVITE went to the down peer");
 
     nodes[1].signal(libc::SIGCONT);
@@ -62,8 +62,8 @@ fn a_silent_peer_is_learnt_from_one_call_probed_and_retried_after_holddown() {
     let second = call(&net, &nodes[0], "102", &CallOptions::default());
     assert!(!first.answered() && !second.answered());
     let (a, b) = (first.setup_ms.unwrap(), second.setup_ms.unwrap());
-    assert!((950.0..1_400.0).contains(&a), "the first call waited peer_timeout: {a} ms");
-    assert!(b < 300.0, "the second skipped the peer: {b} ms");
+    assert!((950.0..2_500.0).contains(&a), "the first call waited peer_timeout: {a} ms");
+    assert!(b < 900.0, "the second skipped the peer: {b} ms");
     let event = ami.wait_peer_status("node2", "DOWN", 5 * SECOND).expect("DOWN on AMI");
     assert!(event.iter().any(|(k, v)| k == "Cause" && v.starts_with("no response to a call in 1.0 s")), "{event:?}");
     assert!(event.iter().any(|(k, v)| k == "Previous" && v == "UP"));
@@ -75,8 +75,8 @@ fn a_silent_peer_is_learnt_from_one_call_probed_and_retried_after_holddown() {
     std::thread::sleep(Duration::from_millis(2_100));
     let trial = call(&net, &nodes[0], "102", &CallOptions::default());
     let after = call(&net, &nodes[0], "102", &CallOptions::default());
-    assert!((950.0..1_400.0).contains(&trial.setup_ms.unwrap()), "{trial:?}");
-    assert!(after.setup_ms.unwrap() < 300.0, "{after:?}");
+    assert!((950.0..2_500.0).contains(&trial.setup_ms.unwrap()), "{trial:?}");
+    assert!(after.setup_ms.unwrap() < 900.0, "{after:?}");
 
     // Resumed: the next probe is answered, and the peer is used again.
     nodes[1].signal(libc::SIGCONT);

@@ -22,7 +22,9 @@ fn a_reload_changes_new_calls_and_leaves_calls_in_progress_alone() {
             let opts = CallOptions { hold_ms: 3_000, caller_slot: 1, caller: "201".into(), ..CallOptions::default() };
             call(&net, &nodes[0], "102", &opts)
         });
-        std::thread::sleep(Duration::from_millis(800));
+        // Up once node2's phone has it: both ClusterDials run with the old prefix.
+        let rung = poll(10 * SECOND, Duration::from_millis(25), || phone.invites().len(), |&n| n >= 1);
+        assert_eq!(rung, 1, "the long call reached the phone on node2");
 
         for (node, peer) in [(&nodes[0], 2), (&nodes[1], 1)] {
             node.write_config("res_cluster.conf", &config_with_prefix(peer, "7777"));

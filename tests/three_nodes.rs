@@ -19,6 +19,8 @@ fn sequential_finds_the_phone_on_the_third_node() {
     assert_eq!(phone.caller_numbers(), vec!["200"]);
     let r = nodes[0].wait_results(1, 5 * SECOND);
     assert_eq!((r[0].cluster.as_str(), r[0].node.as_str()), ("ANSWER", "node3"));
+    nodes[1].wait_results_from_peers(1, 5 * SECOND);
+    nodes[2].wait_results_from_peers(1, 5 * SECOND);
     settle();
     assert_eq!(nodes[1].results_from_peers().len(), 1, "node2 was asked first");
     assert_eq!(nodes[2].results_from_peers().len(), 1);
@@ -59,8 +61,8 @@ fn a_hung_middle_peer_costs_the_first_call_a_second_and_later_calls_nothing() {
 
     assert!(first.answered() && second.answered(), "{first:?} {second:?}");
     let (a, b) = (first.setup_ms.unwrap(), second.setup_ms.unwrap());
-    assert!((950.0..1_500.0).contains(&a), "first call waited {a} ms for node2");
-    assert!(b < 300.0, "second call skipped node2: {b} ms");
+    assert!((950.0..2_500.0).contains(&a), "first call waited {a} ms for node2");
+    assert!(b < 900.0, "second call skipped node2: {b} ms");
     assert_eq!(phone.caller_numbers(), vec!["200", "200"]);
     let r = nodes[0].wait_results(2, 5 * SECOND);
     assert!(r.iter().all(|r| r.node == "node3"), "{r:?}");
@@ -73,9 +75,10 @@ fn a_hung_middle_peer_costs_the_first_call_a_second_and_later_calls_nothing() {
 fn parallel_rings_every_peer_and_the_first_answer_wins() {
     let net = Net::allocate();
     let nodes = cluster(&net, 3, |s| s.general = "strategy = parallel".into());
-    // Extension 102 on node2 answers after half a second (time for node3 to
-    // ring its own); another 102 on node3 only rings.
-    let answering = Phone::register(&net, &nodes[1], "102", Behaviour::AnswerAfter(500));
+    // Extension 102 on node2 answers after one and a half seconds (time for
+    // node3 to ring its own, even on a busy machine); another 102 on node3
+    // only rings.
+    let answering = Phone::register(&net, &nodes[1], "102", Behaviour::AnswerAfter(1_500));
     let ringing = Phone::register_from(net.host(112), &nodes[2], "102", Behaviour::Ring);
 
     let report = call(&net, &nodes[0], "102", &CallOptions::default());
@@ -83,9 +86,9 @@ fn parallel_rings_every_peer_and_the_first_answer_wins() {
     assert!(report.answered(), "{report:?}");
     let r = nodes[0].wait_results(1, 5 * SECOND);
     assert_eq!((r[0].cluster.as_str(), r[0].node.as_str()), ("ANSWER", "node2"));
+    let cancels = poll(5 * SECOND, Duration::from_millis(50), || ringing.requests("CANCEL"), |&n| n > 0);
     assert_eq!(answering.invites().len(), 1);
     assert_eq!(ringing.invites().len(), 1, "node3's phone rang at the same time");
-    let cancels = poll(5 * SECOND, Duration::from_millis(50), || ringing.requests("CANCEL"), |&n| n > 0);
     assert_eq!(cancels, 1, "and was cancelled when node2's answered");
     assert!(nodes[0].wait_log("dialling peer node2, node3: Dial(PJSIP/102@cluster-node2&PJSIP/102@cluster-node3,20^1,f(", 5 * SECOND));
 }
@@ -99,7 +102,7 @@ fn parallel_does_not_wait_for_a_hung_peer() {
     let report = call(&net, &nodes[0], "103", &CallOptions::default());
     nodes[1].signal(libc::SIGCONT);
     assert!(report.answered(), "{report:?}");
-    assert!(report.setup_ms.unwrap() < 500.0, "{report:?}");
+    assert!(report.setup_ms.unwrap() < 900.0, "{report:?}");
 }
 
 #[test]

@@ -60,7 +60,7 @@ fn phone_nowhere_crosses_once_and_fails_fast() {
 
     assert!(!report.answered());
     let setup = report.setup_ms.expect("a final response");
-    assert!(setup < 1000.0, "failure took {setup} ms");
+    assert!(setup < 5_000.0, "failure took {setup} ms");
     let here = nodes[0].wait_results(1, 5 * SECOND);
     assert_eq!((here[0].cluster.as_str(), here[0].dial.as_str(), here[0].node.as_str()), ("CHANUNAVAIL", "CHANUNAVAIL", ""));
     let there = nodes[1].wait_results(1, 5 * SECOND);
@@ -147,6 +147,8 @@ fn fallback_on_busy_behaves_like_the_recipe() {
 
     let r = nodes[0].wait_results(1, 5 * SECOND);
     assert_eq!(r[0].cluster, "BUSY", "the busy phone found outweighs the peer's miss");
+    nodes[1].wait_results_from_peers(1, 5 * SECOND);
+    settle();
     assert_eq!(nodes[1].results_from_peers().len(), 1, "the busy call went to the peer");
 }
 

@@ -319,6 +319,11 @@ impl Node {
         self.results().into_iter().filter(CallRecord::came_from_peer).collect()
     }
 
+    /// Waits for the `n`th RESULT line of a call that came in from a peer.
+    pub fn wait_results_from_peers(&self, n: usize, timeout: Duration) -> Vec<CallRecord> {
+        poll(timeout, Duration::from_millis(25), || self.results_from_peers(), |r| r.len() >= n)
+    }
+
     /// Waits for the `n`th RESULT line.
     pub fn wait_results(&self, n: usize, timeout: Duration) -> Vec<CallRecord> {
         poll(timeout, Duration::from_millis(25), || self.results(), |r| r.len() >= n)
