@@ -50,10 +50,11 @@ struct stasis_subscription *res_cluster_endpoint_state_subscribe(
 	void (*callback)(void *data, struct stasis_subscription *sub, struct stasis_message *message), void *data);
 /* Ends the subscription and waits until no callback is running. */
 void res_cluster_endpoint_state_unsubscribe(struct stasis_subscription *sub);
-/* Copies the technology, resource and state (enum ast_endpoint_state) of an
- * endpoint-state message; 0 for any other message. */
+/* Copies the technology, resource and state (enum ast_endpoint_state) of
+ * the endpoint an endpoint-state or contact-state message is about, and
+ * whether it is a contact's change; 0 for any other message. */
 int res_cluster_endpoint_state_read(struct stasis_message *message, char *tech, size_t tech_len,
-	char *resource, size_t resource_len, int *state);
+	char *resource, size_t resource_len, int *state, int *contact_change);
 /* The endpoint's current state (enum ast_endpoint_state), -1 when Asterisk
  * has no such endpoint. */
 int res_cluster_endpoint_state(const char *tech, const char *resource);

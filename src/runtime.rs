@@ -163,12 +163,17 @@ impl Runtime {
     }
 }
 
-/// Endpoint-state subscriber: an endpoint changed state.
-pub fn on_endpoint_state(tech: &str, resource: &str, state: i32) {
+/// Endpoint-state subscriber: an endpoint changed state, or qualify changed
+/// the status of one of its contacts.
+pub fn on_endpoint_state(tech: &str, resource: &str, state: i32, change: endpoints::Change) {
     let Some(runtime) = Runtime::current() else { return };
     let config = runtime.config();
+    let reachability = Reachability::from_endpoint_state(state);
     for peer in config.peers.iter().filter(|p| p.watched_endpoint() == (tech, resource)) {
-        runtime.apply(|h| h.note_endpoint(&peer.name, Reachability::from_endpoint_state(state), now()));
+        runtime.apply(|h| match change {
+            endpoints::Change::Endpoint => h.note_endpoint(&peer.name, reachability, now()),
+            endpoints::Change::Contact => h.note_contact_change(&peer.name, reachability, now()),
+        });
     }
 }
 

@@ -93,6 +93,10 @@ struct stasis_subscription *res_cluster_endpoint_state_subscribe(
 		 * (PJSIP: when the first of its AORs becomes available or the last
 		 * one unavailable). */
 		stasis_subscription_accept_message_type(sub, ast_endpoint_state_type());
+		/* Published by res_pjsip when qualify changes a contact's status;
+		 * from a never-qualified contact to unavailable, the endpoint's
+		 * state does not change (pjsip_options.c), so only this tells. */
+		stasis_subscription_accept_message_type(sub, ast_endpoint_contact_state_type());
 		stasis_subscription_set_filter(sub, STASIS_SUBSCRIPTION_FILTER_SELECTIVE);
 	}
 	return sub;
@@ -104,13 +108,19 @@ void res_cluster_endpoint_state_unsubscribe(struct stasis_subscription *sub)
 }
 
 int res_cluster_endpoint_state_read(struct stasis_message *message, char *tech, size_t tech_len,
-	char *resource, size_t resource_len, int *state)
+	char *resource, size_t resource_len, int *state, int *contact_change)
 {
 	struct ast_endpoint_blob *blob;
 
-	if (stasis_message_type(message) != ast_endpoint_state_type()) {
+	if (stasis_message_type(message) == ast_endpoint_state_type()) {
+		*contact_change = 0;
+	} else if (stasis_message_type(message) == ast_endpoint_contact_state_type()) {
+		*contact_change = 1;
+	} else {
 		return 0;
 	}
+	/* Either blob carries a snapshot of the endpoint taken when the message
+	 * was made (ast_endpoint_blob_create), after the state was set. */
 	blob = stasis_message_data(message);
 	if (!blob || !blob->snapshot) {
 		return 0;

@@ -195,3 +195,24 @@ fn the_module_unloads_while_a_silent_peer_is_being_probed() {
     drop(nodes.remove(1));
     assert!(nodes[0].running());
 }
+
+#[test]
+fn a_contact_qualify_never_saw_reachable_puts_its_peer_down_when_found_unreachable() {
+    let net = Net::allocate();
+    // Qualify is on, but Asterisk starts its first round at a random moment
+    // within one interval: a day. `pjsip qualify` runs one when the test wants.
+    let mut nodes = cluster(&net, 2, |s| s.qualify_s = 86_400);
+    // Unreachable at load (its contact not qualified yet), then up: a probe
+    // found node2.
+    let row = poll(10 * SECOND, Duration::from_millis(100), || peer_row(&nodes[0], "node2"), |r| r.contains("UP"));
+    assert!(row.contains("UP"), "{row}");
+    let contacts = nodes[0].cli("pjsip show contacts");
+
+    drop(nodes.remove(1)); // SIGKILL
+    nodes[0].cli("pjsip qualify cluster-node2");
+    // Its contact goes from never qualified to unreachable; the endpoint was
+    // unreachable all along, so Asterisk publishes no endpoint change.
+    let out = wait_cli(&nodes[0], "cluster show peers", "endpoint unreachable", 10 * SECOND);
+    let row = peer_row(&nodes[0], "node2");
+    assert!(row.contains("DOWN") && row.contains("endpoint unreachable"), "{out}\nbefore the kill, at {row:?}:\n{contacts}");
+}

@@ -159,6 +159,21 @@ impl HealthTable {
         }
     }
 
+    /// Takes in the peer's endpoint state as it stood when qualify changed the
+    /// status of one of its contacts. Asterisk publishes an endpoint's state
+    /// only when it changes, and a contact that never answered qualify since
+    /// load turning unreachable changes nothing there: the endpoint was
+    /// unreachable all along, while a probe or a call may have brought the
+    /// peer up. That verdict holds the peer down as a published change does.
+    /// A reachable endpoint changes nothing here: becoming reachable comes
+    /// with a change of its own.
+    pub fn note_contact_change(&mut self, peer: &str, endpoint: Reachability, now: Now) -> Option<StateChange> {
+        match endpoint {
+            Reachability::Unreachable => self.note_endpoint(peer, endpoint, now),
+            _ => None,
+        }
+    }
+
     /// Takes in the endpoint state read when the module loads or reloads
     /// (Asterisk publishes changes only). Reachable: up. Unreachable: down,
     /// but probed: at start-up a qualified endpoint is unreachable until its
@@ -312,6 +327,37 @@ mod tests {
         let mut t = table();
         assert_eq!(t.note_endpoint("node2", Reachability::Unknown, at(0)), None);
         assert_eq!(t.get("node2").unwrap().state, PeerState::Unknown);
+    }
+
+    #[test]
+    fn a_contact_found_unreachable_holds_down_a_peer_whose_endpoint_never_changed() {
+        let mut t = table();
+        // Unreachable at load (qualify had not run), then up by a probe.
+        t.seed_endpoint("node2", Reachability::Unreachable, at(0));
+        assert!(t.note_probe("node2", true, at(500)).is_some());
+        assert_eq!(t.get("node2").unwrap().state, PeerState::Up);
+        // Qualify's first verdict on the contact: unreachable. The endpoint
+        // state did not change, so only the contact's change tells.
+        let change = t.note_contact_change("node2", Reachability::Unreachable, at(1_000)).expect("down");
+        assert_eq!((change.from, change.to, change.reason.as_str()), (PeerState::Up, PeerState::Down, "endpoint unreachable"));
+        assert!(t.probe_candidates().is_empty(), "held down until qualify finds it reachable");
+        assert!(!t.try_peer("node2", 0, at(60_000)));
+        // Becoming reachable comes with an endpoint change of its own.
+        assert!(t.note_contact_change("node2", Reachability::Reachable, at(2_000)).is_none());
+        assert!(t.note_endpoint("node2", Reachability::Reachable, at(2_000)).is_some());
+        assert_eq!(t.get("node2").unwrap().state, PeerState::Up);
+    }
+
+    #[test]
+    fn a_contact_change_on_a_reachable_endpoint_changes_nothing() {
+        let mut t = table();
+        t.note_endpoint("node2", Reachability::Reachable, at(0));
+        // One of two contacts unreachable: the endpoint is still reachable.
+        assert!(t.note_contact_change("node2", Reachability::Reachable, at(1)).is_none());
+        assert!(t.note_no_response("node2", 1_000, 5_000, at(2)).is_some());
+        assert!(t.note_contact_change("node2", Reachability::Reachable, at(3)).is_none());
+        assert_eq!(t.get("node2").unwrap().state, PeerState::Down, "down by silence, probed");
+        assert_eq!(t.probe_candidates(), vec!["node2".to_string()]);
     }
 
     #[test]

@@ -8,9 +8,18 @@ use super::guard;
 use super::sys;
 use super::text::{borrowed, cstring};
 
+/// What changed: the endpoint's own state, or (PJSIP qualify) the status
+/// of one of its contacts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    Endpoint,
+    Contact,
+}
+
 /// What a subscriber is told: the endpoint's technology, resource (its
-/// name) and new state (`enum ast_endpoint_state`).
-pub type OnChange = fn(tech: &str, resource: &str, state: i32);
+/// name), its state (`enum ast_endpoint_state`) as of the message, and
+/// what changed.
+pub type OnChange = fn(tech: &str, resource: &str, state: i32, change: Change);
 
 /// A live subscription; dropping it unsubscribes and waits for any callback
 /// still running, so nothing calls into an unloaded module.
@@ -26,11 +35,20 @@ unsafe extern "C" fn on_message(data: *mut c_void, _sub: *mut sys::stasis_subscr
     guard::entry("endpoint state subscription", (), || {
         let mut tech = [0 as c_char; 64];
         let mut resource = [0 as c_char; 256];
-        let mut state: c_int = 0;
+        let (mut state, mut contact): (c_int, c_int) = (0, 0);
         // SAFETY: `message` is the live message stasis is delivering; the
-        // shim copies into our buffers within the lengths given.
+        // shim copies into our buffers within the lengths given, and writes
+        // both integers when it returns 1.
         let read = unsafe {
-            sys::res_cluster_endpoint_state_read(message, tech.as_mut_ptr(), tech.len(), resource.as_mut_ptr(), resource.len(), &mut state)
+            sys::res_cluster_endpoint_state_read(
+                message,
+                tech.as_mut_ptr(),
+                tech.len(),
+                resource.as_mut_ptr(),
+                resource.len(),
+                &mut state,
+                &mut contact,
+            )
         };
         if read == 0 {
             return;
@@ -39,7 +57,8 @@ unsafe extern "C" fn on_message(data: *mut c_void, _sub: *mut sys::stasis_subscr
         let (tech, resource) = unsafe { (borrowed(tech.as_ptr()), borrowed(resource.as_ptr())) };
         // SAFETY: `data` is the OnChange `subscribe` passed in, a plain fn.
         let on_change: OnChange = unsafe { std::mem::transmute::<*mut c_void, OnChange>(data) };
-        on_change(&tech.unwrap_or_default(), &resource.unwrap_or_default(), state);
+        let change = if contact != 0 { Change::Contact } else { Change::Endpoint };
+        on_change(&tech.unwrap_or_default(), &resource.unwrap_or_default(), state, change);
     })
 }
 
