@@ -163,8 +163,9 @@ impl Runtime {
     }
 }
 
-/// Endpoint-state subscriber: an endpoint changed state, or qualify changed
-/// the status of one of its contacts.
+/// Endpoint-state subscriber: an endpoint changed state, or res_pjsip
+/// reported on one of its contacts (qualify's verdicts, a contact added or
+/// removed), with the endpoint's state as it was then.
 pub fn on_endpoint_state(tech: &str, resource: &str, state: i32, change: endpoints::Change) {
     let Some(runtime) = Runtime::current() else { return };
     let config = runtime.config();

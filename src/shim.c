@@ -93,9 +93,10 @@ struct stasis_subscription *res_cluster_endpoint_state_subscribe(
 		 * (PJSIP: when the first of its AORs becomes available or the last
 		 * one unavailable). */
 		stasis_subscription_accept_message_type(sub, ast_endpoint_state_type());
-		/* Published by res_pjsip when qualify changes a contact's status;
-		 * from a never-qualified contact to unavailable, the endpoint's
-		 * state does not change (pjsip_options.c), so only this tells. */
+		/* Published by res_pjsip for a contact's status: qualify's
+		 * changes, and a contact's creation and removal. From a
+		 * never-qualified contact to unavailable the endpoint's state does
+		 * not change (pjsip_options.c), so only this tells. */
 		stasis_subscription_accept_message_type(sub, ast_endpoint_contact_state_type());
 		stasis_subscription_set_filter(sub, STASIS_SUBSCRIPTION_FILTER_SELECTIVE);
 	}
@@ -120,7 +121,10 @@ int res_cluster_endpoint_state_read(struct stasis_message *message, char *tech, 
 		return 0;
 	}
 	/* Either blob carries a snapshot of the endpoint taken when the message
-	 * was made (ast_endpoint_blob_create), after the state was set. */
+	 * was made (ast_endpoint_blob_create). An endpoint-state message is made
+	 * right after the state is set; a contact-state message is made on
+	 * res_pjsip's management serializer, and a state change made on another
+	 * thread meanwhile may be delivered before it. */
 	blob = stasis_message_data(message);
 	if (!blob || !blob->snapshot) {
 		return 0;

@@ -159,17 +159,22 @@ impl HealthTable {
         }
     }
 
-    /// Takes in the peer's endpoint state as it stood when qualify changed the
-    /// status of one of its contacts. Asterisk publishes an endpoint's state
-    /// only when it changes, and a contact that never answered qualify since
-    /// load turning unreachable changes nothing there: the endpoint was
-    /// unreachable all along, while a probe or a call may have brought the
-    /// peer up. That verdict holds the peer down as a published change does.
-    /// A reachable endpoint changes nothing here: becoming reachable comes
-    /// with a change of its own.
+    /// Takes in the peer's endpoint state as res_pjsip saw it when it made a
+    /// report on one of the endpoint's contacts (qualify's verdicts among
+    /// them). Asterisk publishes an endpoint's state only when it changes,
+    /// and a contact that never answered qualify since load turning
+    /// unreachable changes nothing there: the endpoint was unreachable all
+    /// along, while a probe or a call may have brought the peer up. Such a
+    /// report holds the peer down as a published change does. A report is
+    /// made a moment before it is delivered, so an endpoint change may
+    /// overtake it; a later report then puts right what an earlier one held
+    /// down, and otherwise a reachable endpoint changes nothing here (a peer
+    /// down by silence stays with its probes).
     pub fn note_contact_change(&mut self, peer: &str, endpoint: Reachability, now: Now) -> Option<StateChange> {
+        let held_down = self.entry(peer, now).endpoint == Reachability::Unreachable;
         match endpoint {
             Reachability::Unreachable => self.note_endpoint(peer, endpoint, now),
+            Reachability::Reachable if held_down => self.note_endpoint(peer, endpoint, now),
             _ => None,
         }
     }
@@ -342,10 +347,23 @@ mod tests {
         assert_eq!((change.from, change.to, change.reason.as_str()), (PeerState::Up, PeerState::Down, "endpoint unreachable"));
         assert!(t.probe_candidates().is_empty(), "held down until qualify finds it reachable");
         assert!(!t.try_peer("node2", 0, at(60_000)));
-        // Becoming reachable comes with an endpoint change of its own.
-        assert!(t.note_contact_change("node2", Reachability::Reachable, at(2_000)).is_none());
+        // Becoming reachable comes with an endpoint change of its own...
         assert!(t.note_endpoint("node2", Reachability::Reachable, at(2_000)).is_some());
         assert_eq!(t.get("node2").unwrap().state, PeerState::Up);
+    }
+
+    #[test]
+    fn a_contact_report_overtaken_by_an_endpoint_change_is_put_right_by_the_next() {
+        let mut t = table();
+        t.note_endpoint("node2", Reachability::Unreachable, at(0));
+        // Contact A's report was made while the endpoint was unreachable;
+        // contact B made it reachable, and that change was delivered first.
+        assert!(t.note_endpoint("node2", Reachability::Reachable, at(10)).is_some());
+        assert!(t.note_contact_change("node2", Reachability::Unreachable, at(11)).is_some());
+        assert_eq!(t.get("node2").unwrap().state, PeerState::Down);
+        // Contact B's own report, made later, tells the endpoint as it is.
+        let change = t.note_contact_change("node2", Reachability::Reachable, at(12)).expect("up again");
+        assert_eq!((change.to, change.reason.as_str()), (PeerState::Up, "endpoint reachable"));
     }
 
     #[test]
