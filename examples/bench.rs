@@ -324,8 +324,10 @@ struct ClusterFigures {
     near: Cost,
     nowhere: Cost,
     /// Locate only: the same number dialled on node1's phones only, the
-    /// calls taking turns with those of `nowhere`.
+    /// calls taking turns with those of `nowhere`: by a bare Dial, and by
+    /// ClusterDial on a call marked as come from the cluster.
     local_only_ms: f64,
+    local_clusterdial_ms: f64,
     /// Locate only: PUBLISH requests one REGISTER caused, and their bytes.
     publishes: f64,
     publish_bytes: f64,
@@ -445,12 +447,19 @@ fn publication(net: &Net, nodes: &[Node]) -> (f64, f64, f64, f64, f64) {
 const LOCAL_ONLY: &str = "exten => _solo.,1,Set(CD_EXTEN=${EXTEN:4})\n same => n,Set(CD_RAW=${CALLERID(num)})\n \
     same => n,Dial(PJSIP/${CD_EXTEN},20,rt)\n same => n,Set(CD_AFTER=${CALLERID(num)})\n same => n,Congestion()\n";
 
+/// The phones' extension with ClusterDial on a call marked
+/// `FROM_CLUSTER=1`, which tries this node's phones only: ClusterDial's
+/// local-only dial, as many dialplan steps as the others.
+const LOCAL_CLUSTERDIAL: &str = "exten => _here.,1,Set(CD_EXTEN=${EXTEN:4})\n same => n,Set(FROM_CLUSTER=1)\n \
+    same => n,ClusterDial(${CD_EXTEN})\n same => n,Set(CD_AFTER=${CALLERID(num)})\n same => n,Congestion()\n";
+
 fn measure_cluster(size: u8, mode: Mode) -> ClusterFigures {
     eprintln!("{size} nodes, {}", mode.name());
     let net = Net::allocate();
     let nodes = nodes(&net, Variant::ClusterDial, size, |s| {
         s.quiet_log = false;
         s.dialplan.push_str(LOCAL_ONLY);
+        s.dialplan.push_str(LOCAL_CLUSTERDIAL);
         s.locate = mode == Mode::Locate;
         if mode == Mode::Parallel {
             s.general.push_str("\nstrategy = parallel");
@@ -474,7 +483,7 @@ fn measure_cluster(size: u8, mode: Mode) -> ClusterFigures {
     };
     if mode == Mode::Locate {
         (f.publishes, f.publish_bytes, f.known_after_ms, f.call_publishes, f.call_publish_bytes) = publication(&net, &nodes);
-        (f.nowhere.setup_ms, f.local_only_ms) = nowhere_against_local_only(&net, &nodes[0]);
+        (f.nowhere.setup_ms, f.local_only_ms, f.local_clusterdial_ms) = nowhere_against_local_only(&net, &nodes[0]);
     }
     f
 }
@@ -482,14 +491,16 @@ fn measure_cluster(size: u8, mode: Mode) -> ClusterFigures {
 /// Setup of a number registered nowhere through node1, and of the same
 /// number dialled on node1's phones only (the local dial alone: Dial in
 /// place of ClusterDial, the dialplan's other steps the same, see
-/// `LOCAL_ONLY`), the calls taking turns; medians.
-fn nowhere_against_local_only(net: &Net, node1: &Node) -> (f64, f64) {
-    let (mut located, mut local) = (Vec::new(), Vec::new());
+/// `LOCAL_ONLY`), and by ClusterDial trying node1's phones only
+/// (`LOCAL_CLUSTERDIAL`), the calls taking turns; medians.
+fn nowhere_against_local_only(net: &Net, node1: &Node) -> (f64, f64, f64) {
+    let (mut located, mut local, mut here) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..3 * COST_SETUPS {
         located.extend(quick(net, node1, "199").setup_ms);
         local.extend(quick(net, node1, "solo199").setup_ms);
+        here.extend(quick(net, node1, "here199").setup_ms);
     }
-    (median(located), median(local))
+    (median(located), median(local), median(here))
 }
 
 // ---------------------------------------------------------------- report
@@ -582,11 +593,13 @@ fn print_clusters(figures: &[(u8, Mode, ClusterFigures)]) {
     println!();
     for (size, _, f) in figures.iter().filter(|(_, m, _)| *m == Mode::Locate) {
         println!(
-            "{size} nodes, locate: a number registered nowhere: setup {} (median of {}), against {} for the local dial alone (Dial on node1's phones, the same dialplan around it), taking turns: {}.",
+            "{size} nodes, locate: a number registered nowhere: setup {} (median of {}), against {} for the local dial alone by a bare Dial (on node1's phones, the same dialplan around it): {}, and {} by ClusterDial dialling node1's phones only (FROM_CLUSTER=1): {}; taking turns.",
             ms(f.nowhere.setup_ms),
             3 * COST_SETUPS,
             ms(f.local_only_ms),
-            ratio(f.nowhere.setup_ms, f.local_only_ms)
+            ratio(f.nowhere.setup_ms, f.local_only_ms),
+            ms(f.local_clusterdial_ms),
+            ratio(f.nowhere.setup_ms, f.local_clusterdial_ms)
         );
         println!(
             "{size} nodes, locate: one REGISTER caused {:.0} PUBLISH requests ({:.0} bytes); node1 knew it {} after the registration (median of 5).",
