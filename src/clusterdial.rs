@@ -168,8 +168,7 @@ pub unsafe extern "C" fn mark_leg(chan: *mut RawChannel, _data: *const c_char) -
         // A SIP header on a PJSIP leg, an IAX2 variable on an IAX2 one.
         // Without res_pjsip_header_funcs there is no header to add (the log
         // said so once, when the marking changed).
-        let tech = Technology::parse(&leg.technology()).filter(|t| pbx::function_exists(t.marker_function()));
-        if let Some(tech) = tech {
+        if let Some(tech) = marker_technology(&leg) {
             if !write_marker(&leg, tech, hop) {
                 ast_log!(Warning, "{MARK_APP} on {}: could not add the {HOP_HEADER} marker", leg.name());
             }
@@ -179,6 +178,23 @@ pub unsafe extern "C" fn mark_leg(chan: *mut RawChannel, _data: *const c_char) -
         }
         0
     })
+}
+
+/// The channel's technology when it has a hop marker here: a SIP header on
+/// a PJSIP channel (with res_pjsip_header_funcs loaded), an IAX2 variable on
+/// an IAX2 one. Asking any other channel makes Asterisk log an error.
+fn marker_technology(chan: &Channel) -> Option<Technology> {
+    Technology::parse(&chan.technology()).filter(|t| pbx::function_exists(t.marker_function()))
+}
+
+/// The hop marker of `tech` on `chan`.
+fn read_marker(chan: &Channel, tech: Technology) -> Option<String> {
+    let expression = peer_leg::marker_to_read(tech);
+    if tech.marker_needs_channel_lock() {
+        chan.read_function_locked(&expression)
+    } else {
+        chan.read_function(&expression)
+    }
 }
 
 /// Puts `value` in the hop marker of `tech` on `chan`.
@@ -218,16 +234,7 @@ struct HealthGate<'a, 'c> {
 
 impl Lookups for HealthGate<'_, '_> {
     fn hop_header(&mut self) -> Option<String> {
-        // Only a PJSIP channel has SIP headers to read (with
-        // res_pjsip_header_funcs loaded), only an IAX2 one IAX2 variables;
-        // asking otherwise makes Asterisk log an error.
-        let tech = Technology::parse(&self.chan.technology()).filter(|t| pbx::function_exists(t.marker_function()))?;
-        let expression = peer_leg::marker_to_read(tech);
-        if tech.marker_needs_channel_lock() {
-            self.chan.read_function_locked(&expression)
-        } else {
-            self.chan.read_function(&expression)
-        }
+        read_marker(self.chan, marker_technology(self.chan)?)
     }
 
     fn header_support(&mut self) -> HeaderSupport {
