@@ -3,7 +3,7 @@
 //! Each test takes its own 127.a.b.0/24 so tests run in parallel without
 //! sharing a port; nothing ever leaves 127.0.0.0/8.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::net::UdpSocket;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,7 +18,7 @@ impl Net {
     /// A /24 whose SIP ports are free right now, and that no other test of
     /// this process has been given (its nodes may not have bound yet).
     pub fn allocate() -> Net {
-        static GIVEN: Mutex<Option<HashSet<(u8, u8)>>> = Mutex::new(None);
+        static GIVEN: Mutex<BTreeSet<(u8, u8)>> = Mutex::new(BTreeSet::new());
         let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
             ^ (u64::from(std::process::id()) << 32);
         for _ in 0..1000 {
@@ -28,7 +28,7 @@ impl Net {
             seed ^= seed << 17;
             let net = Net { a: 16 + (seed % 200) as u8, b: ((seed >> 8) % 256) as u8 };
             let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-            if net.all_free() && given.get_or_insert_with(HashSet::new).insert((net.a, net.b)) {
+            if net.all_free() && given.insert((net.a, net.b)) {
                 return net;
             }
         }
