@@ -36,10 +36,12 @@ int res_cluster_verbosity_atleast(int level);
 void res_cluster_channel_lock(struct ast_channel *chan);
 void res_cluster_channel_unlock(struct ast_channel *chan);
 
-/* Copies the comma-separated names of the channels that left a cause in
- * chan's dialed-causes table (ast_str in, plain string out; locks chan).
- * Returns the length copied, or -1 when the table is empty. */
-int res_cluster_dialed_causes(struct ast_channel *chan, char *buf, size_t len);
+/* The comma-separated names of the channels that left a cause in chan's
+ * dialed-causes table, however many (locks chan): a string for
+ * res_cluster_free, or NULL when the table is empty. */
+char *res_cluster_dialed_causes(struct ast_channel *chan);
+/* ast_free, for what the shim hands out. */
+void res_cluster_free(void *ptr);
 
 /* Endpoint states: a message each time an endpoint's state changes
  * (ONLINE, OFFLINE), delivered to `callback` on Asterisk's shared stasis
@@ -72,6 +74,9 @@ typedef void (*res_cluster_probe_done)(const char *endpoint, int answered);
 int res_cluster_pjsip_probe(const char *endpoint, int timeout_ms, res_cluster_probe_done done);
 /* Probes whose callback has not finished yet. */
 int res_cluster_probes_in_flight(void);
+/* Whether res_pjsip has an endpoint of this name, as chan_pjsip looks a
+ * dial string's resource up (0 without res_pjsip). */
+int res_cluster_pjsip_endpoint_exists(const char *name);
 
 /* ast_register_application_xml: the application's documentation comes from
  * the XML installed next to the module. */
@@ -79,9 +84,11 @@ int res_cluster_register_application(const char *name, int (*execute)(struct ast
 
 /* ast_cli_register: one entry, so that a failure is known per entry. */
 int res_cluster_cli_register(struct ast_cli_entry *entry);
-/* ast_cli_unregister, then whether the entry may be freed: -1 when a
- * command is still using it (or it is still linked for that reason). */
+/* ast_cli_unregister: 0 when the entry was unlinked; -1, and nothing done,
+ * when a command is using it (Asterisk would leave it linked). */
 int res_cluster_cli_unregister(struct ast_cli_entry *entry);
+/* Whether a command is using the entry now (found it and has not returned). */
+int res_cluster_cli_in_use(struct ast_cli_entry *entry);
 
 /* The leg mark (see shim.c): init once at load; attach to the calling
  * channel (NULL on failure); detach and free; take from a new leg (copies
@@ -101,8 +108,10 @@ void res_cluster_cli_print(int fd, const char *text);
  * channel, its legs). */
 int res_cluster_has_inheritable_headers(struct ast_channel *chan);
 void res_cluster_inherit_headers_once(struct ast_channel *chan);
-/* Puts back the inheritance PJSIP_INHERITABLE_HEADER gives its headers. */
-void res_cluster_inherit_headers_forever(struct ast_channel *chan);
+/* After res_cluster's header is removed: the inheritance
+ * PJSIP_INHERITABLE_HEADER gives the headers left, or none when none is
+ * left (see shim.c). */
+void res_cluster_inherit_headers_restore(struct ast_channel *chan);
 
 /* Device states shared between nodes (see shim.c). */
 struct res_cluster_cached {
@@ -147,8 +156,8 @@ int res_cluster_add_extension(const char *context, const char *exten, int priori
  * Found"), copied into buf; 0 when there is none. Locks chan. */
 int res_cluster_dialed_cause(struct ast_channel *chan, const char *leg, char *buf, size_t len);
 
-/* A channel variable, or a global one, copied into buf while the list it is
- * in is locked; 0 when it is not set. */
+/* A variable of the channel's own (not a global one), copied into buf
+ * under the channel's lock; 0 when it is not set. */
 int res_cluster_channel_var(struct ast_channel *chan, const char *name, char *buf, size_t len);
 
 /* manager_event(EVENT_FLAG_SYSTEM, event, "%s", body) */

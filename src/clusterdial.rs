@@ -4,19 +4,20 @@
 use std::collections::{BTreeMap, HashSet};
 use std::os::raw::{c_char, c_int};
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use res_cluster_core::channel_name::{self, Technology};
 use res_cluster_core::config::{ClusterConfig, Peer};
 use res_cluster_core::health::PeerState;
-use res_cluster_core::locate::{Report, Sync};
+use res_cluster_core::locate::{Device, Report, Sync};
 use res_cluster_core::origin::Arrival;
 use res_cluster_core::peer_leg::{self, HeaderSupport, LegMark, HOP_HEADER};
 use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Lookups, Observation, Outcome, Target};
 use res_cluster_core::status::DialStatus;
 
 use crate::ast::channel::{Channel, ExecError};
-use crate::ast::{guard, log, pbx, RawChannel};
+use crate::ast::{endpoints, guard, log, pbx, RawChannel};
 use crate::{ast_log, ast_verb};
 use crate::locate;
 use crate::runtime::{now, Runtime};
@@ -32,6 +33,7 @@ pub const MARK_APP: &str = "ClusterMarkLeg";
 /// Called by the PBX with the channel it runs the application on and the
 /// application's argument string (or NULL).
 pub unsafe extern "C" fn execute(chan: *mut RawChannel, data: *const c_char) -> c_int {
+    let _inside = Inside::enter();
     guard::entry(APP, -1, || {
         // SAFETY: the PBX passes the live channel it is running; `channel`
         // does not outlive this call.
@@ -42,6 +44,40 @@ pub unsafe extern "C" fn execute(chan: *mut RawChannel, data: *const c_char) -> 
         let data = unsafe { crate::ast::text_arg(data) };
         run(&channel, &data)
     })
+}
+
+/// Channels running one of this module's applications right now.
+static INSIDE: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a channel in INSIDE while it runs one of the applications.
+struct Inside;
+
+impl Inside {
+    fn enter() -> Inside {
+        INSIDE.fetch_add(1, Ordering::SeqCst);
+        Inside
+    }
+}
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        INSIDE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits until no channel runs ClusterDial or ClusterMarkLeg, at most
+/// `timeout`; whether none does. Called by unload once the applications are
+/// unregistered: a forced unload (`module unload -f`) hangs the calls up
+/// (softly) and calls unload while they may still be inside.
+pub fn left(timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while INSIDE.load(Ordering::SeqCst) > 0 {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }
 
 fn run(chan: &Channel, data: &str) -> c_int {
@@ -145,6 +181,8 @@ fn dial_marked(chan: &Channel, app_data: &[u8], mark: &LegMark) -> Result<c_int,
             let _mark = chan.attach_leg_mark(&format!("{hop} {}", prefix.as_deref().unwrap_or_default()));
             chan.exec("Dial", app_data)
         }
+        // The log said so, a WARNING, when the marking came to this.
+        LegMark::Unmarked => chan.exec("Dial", app_data),
     }
 }
 
@@ -155,6 +193,7 @@ fn dial_marked(chan: &Channel, app_data: &[u8], mark: &LegMark) -> Result<c_int,
 /// # Safety
 /// As for `execute`.
 pub unsafe extern "C" fn mark_leg(chan: *mut RawChannel, _data: *const c_char) -> c_int {
+    let _inside = Inside::enter();
     guard::entry(MARK_APP, 0, || {
         // SAFETY: as in `execute`.
         let Some(leg) = (unsafe { Channel::from_app(chan) }) else {
@@ -237,11 +276,15 @@ impl Lookups for HealthGate<'_, '_> {
         read_marker(self.chan, marker_technology(self.chan)?)
     }
 
-    fn header_support(&mut self) -> HeaderSupport {
+    fn header_support(&mut self) -> (HeaderSupport, bool) {
         self.runtime.header_support()
     }
 
-    fn locate(&mut self, peer: &Peer, devices: &[String]) -> Report {
+    fn pjsip_endpoint_exists(&mut self, name: &str) -> bool {
+        endpoints::pjsip_endpoint_exists(name)
+    }
+
+    fn locate(&mut self, peer: &Peer, devices: &[Device]) -> Report {
         // A peer that is down, or in holddown, is hunted as without locating.
         if self.runtime.health().get(&peer.name).is_some_and(|h| h.state == PeerState::Down) {
             return Report::Unknown;

@@ -3,10 +3,10 @@
 use std::ffi::CStr;
 
 use res_cluster_core::health::PeerState;
-use res_cluster_core::locate::Sync;
+use res_cluster_core::locate::{Report, Sync};
 use res_cluster_core::report::{self, LocationRow};
 
-use crate::ast::devstate;
+use crate::ast::{devstate, endpoints};
 use crate::locate;
 
 use crate::ast::cli::{entry, CliError, Command, Entry};
@@ -23,6 +23,12 @@ impl Command for ShowStatus {
     fn run(args: &[String]) -> Result<String, CliError> {
         if !args.is_empty() {
             return Err(CliError::Usage);
+        }
+        // A command that runs long, for the test that unloads meanwhile.
+        #[cfg(feature = "fault-injection")]
+        if let Some(ms) = std::env::var("RES_CLUSTER_CLI_SLEEP_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+            crate::ast_log!(Notice, "res_cluster: fault injection: cluster show status sleeps {ms} ms");
+            std::thread::sleep(std::time::Duration::from_millis(ms));
         }
         let runtime = running()?;
         let counters = runtime.counters().clone();
@@ -60,7 +66,9 @@ impl Command for ShowLocations {
         let runtime = running()?;
         let config = runtime.config();
         let (sync, problems) = locate::sync(&config);
-        let devices = exten.map(|e| res_cluster_core::locate::devices(&config.local_dial, e)).unwrap_or_default();
+        let devices = exten
+            .map(|e| res_cluster_core::locate::devices(&config.local_dial, e, &mut |name| endpoints::pjsip_endpoint_exists(name)))
+            .unwrap_or_default();
         let health = runtime.health();
         let unknown = Sync::NotSynced;
         let rows: Vec<LocationRow> = config
@@ -69,8 +77,8 @@ impl Command for ShowLocations {
             .map(|p| {
                 let sync = sync.get(&p.name).unwrap_or(&unknown);
                 let phone = exten.map(|_| match sync {
-                    Sync::Synced(eid) => locate::newest(*eid, &devices),
-                    _ => None,
+                    Sync::Synced(eid) => locate::view(*eid, &devices),
+                    _ => (Report::Unknown, None),
                 });
                 LocationRow { peer: &p.name, sync, health: health.get(&p.name).map_or(PeerState::Unknown, |h| h.state), phone }
             })

@@ -5,7 +5,7 @@
 
 use res_cluster_core::config::{ClusterConfig, Peer};
 use res_cluster_core::eid::Eid;
-use res_cluster_core::locate::{self, state, Cached, Problem, Report, Sync};
+use res_cluster_core::locate::{self, state, Cached, Device, Problem, Report, Sync};
 
 use crate::ast::devstate;
 use crate::ast_verb;
@@ -33,19 +33,34 @@ pub fn sync(config: &ClusterConfig) -> (std::collections::BTreeMap<String, Sync>
 }
 
 /// What the node with `eid` reports of the phone's `devices`.
-pub fn report(eid: Eid, devices: &[String]) -> Report {
-    let key = eid.to_string();
-    let reports: Vec<Option<Cached>> =
-        devices.iter().map(|d| devstate::state_of(d, &key).map(|(st, age_ms)| Cached { eid, state: st, age_ms })).collect();
-    locate::report(&reports)
+pub fn report(eid: Eid, devices: &[Device]) -> Report {
+    view(eid, devices).0
 }
 
-/// The state the node with `eid` reports for the first present of
-/// `devices` (else the first it reports at all), with its age.
-pub fn newest(eid: Eid, devices: &[String]) -> Option<(i32, u64)> {
+/// What the node with `eid` reports of the phone's `devices`, for routing,
+/// and the state that decides it (the newest present one, else an UNKNOWN
+/// one, else the first it reports at all) with its age, for `cluster show
+/// locations`.
+pub fn view(eid: Eid, devices: &[Device]) -> (Report, Option<(i32, u64)>) {
     let key = eid.to_string();
-    let reports: Vec<(i32, u64)> = devices.iter().filter_map(|d| devstate::state_of(d, &key)).collect();
-    reports.iter().copied().filter(|(st, _)| state::present(*st)).min_by_key(|(_, age)| *age).or_else(|| reports.first().copied())
+    let mut unlocatable = false;
+    let mut states: Vec<Option<Cached>> = Vec::with_capacity(devices.len());
+    for d in devices {
+        match d {
+            Device::Named(name) => states.push(devstate::state_of(name, &key).map(|(st, age_ms)| Cached { eid, state: st, age_ms })),
+            Device::Unlocatable { .. } => unlocatable = true,
+        }
+    }
+    // The state that decides: the newest present one, else an UNKNOWN one,
+    // else the first.
+    let seen = states
+        .iter()
+        .flatten()
+        .filter(|c| state::present(c.state))
+        .min_by_key(|c| c.age_ms)
+        .or_else(|| states.iter().flatten().find(|c| c.state == state::UNKNOWN))
+        .or_else(|| states.iter().flatten().next());
+    (locate::report(&states, unlocatable), seen.map(|c| (c.state, c.age_ms)))
 }
 
 /// The entity IDs a peer's beacon was published under (normally one).

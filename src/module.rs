@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use res_cluster_core::config::{self, ClusterConfig, Defaults, FILE_NAME};
 
-use res_cluster_core::peer_leg::PREDIAL_CONTEXT;
+use res_cluster_core::channel_name::Technology;
+use res_cluster_core::peer_leg::{self, HeaderSupport, PREDIAL_CONTEXT};
 
 use crate::ast::cli::Commands;
 use crate::ast::config::{host_name, load, system_name, config_dir, Loaded};
-use crate::ast::pbx::Context;
+use crate::ast::pbx::{self, Context};
 use crate::ast::prometheus::Metrics;
 use crate::ast::endpoints::{self, Subscription};
 use crate::ast::{app, channel, devstate, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
@@ -24,7 +25,8 @@ use crate::{ast_log, ast_verb, clusterdial, commands, locate};
 
 /// What load registered, for unload to take down.
 struct Registered {
-    commands: Commands,
+    /// None only while unload takes them away.
+    commands: Option<Commands>,
     peer_states: Subscription,
     prober: Option<runtime::Prober>,
     predial: Context,
@@ -67,6 +69,7 @@ fn load_module() -> Result<(), String> {
         panic!("fault injection: panic in load");
     }
     let config = read_config(false)?.ok_or("configuration unchanged on first load")?;
+    check_marking(&config)?;
     let summary = describe("loaded", &config);
 
     // Each step pushes its undo; a failure undoes the earlier steps, newest first.
@@ -94,7 +97,7 @@ fn load_module() -> Result<(), String> {
         if metrics.is_none() {
             ast_verb!(2, "res_cluster: res_prometheus is not running: no metrics on /metrics");
         }
-        Ok(Registered { commands, peer_states, prober: Some(prober), predial, metrics })
+        Ok(Registered { commands: Some(commands), peer_states, prober: Some(prober), predial, metrics })
     })();
     match result {
         Ok(registered) => {
@@ -126,27 +129,55 @@ fn load_module() -> Result<(), String> {
 /// `peer_timeout`, one second at most).
 const PROBE_WAIT: Duration = Duration::from_secs(3);
 
+/// How long a forced unload waits for the calls it hung up to leave
+/// ClusterDial (Dial returns at once on a hangup).
+const CALLS_WAIT: Duration = Duration::from_secs(5);
+
+/// Takes the module down in the order Asterisk's own modules do: first what
+/// lets anything new in (the CLI commands, the applications), then what is
+/// running, then the rest. The loader calls this only when no call is
+/// inside ClusterDial (each holds the module's use count); a CLI command
+/// that is running, or a probe that is not answered in time, refuses the
+/// unload with everything put back as it was.
 fn unload_module() -> Result<(), String> {
     let mut registered = lock(&REGISTERED);
-    if let Some(r) = registered.as_mut() {
-        // No new probe from here; the ones on their way call back into this
-        // module, so it goes only when they have.
-        r.prober = None;
-        if !endpoints::probes_settled(PROBE_WAIT) {
-            r.prober = runtime::Prober::start().ok();
-            return Err("a probe of a peer is still waiting for its answer; try again".into());
+    let Some(mut r) = registered.take() else {
+        Runtime::stop();
+        return Ok(());
+    };
+    if let Some(commands) = r.commands.take() {
+        if let Err(commands) = commands.unregister() {
+            r.commands = Some(commands);
+            *registered = Some(r);
+            return Err("a cluster CLI command is running; try again".into());
         }
     }
-    if let Some(Registered { commands, peer_states, prober, predial, metrics }) = registered.take() {
-        drop(metrics);
-        drop(prober);
-        drop(peer_states);
-        drop(commands);
-        drop(predial);
-    }
-    drop(registered);
-    app::unregister(clusterdial::MARK_APP);
     app::unregister(clusterdial::APP);
+    app::unregister(clusterdial::MARK_APP);
+    // No new probe from here; the ones on their way call back into this
+    // module, so it goes only when they have, and when no channel is left
+    // inside the applications (a forced unload has hung them up).
+    r.prober = None;
+    let settled = clusterdial::left(CALLS_WAIT) && endpoints::probes_settled(PROBE_WAIT);
+    if !settled {
+        let back = (|| {
+            app::register(clusterdial::APP, clusterdial::execute)?;
+            app::register(clusterdial::MARK_APP, clusterdial::mark_leg)?;
+            r.commands = Some(Commands::register(commands::entries())?);
+            r.prober = Some(runtime::Prober::start()?);
+            Ok::<(), String>(())
+        })();
+        if let Err(e) = back {
+            ast_log!(Error, "res_cluster: after a refused unload, {e}");
+        }
+        *registered = Some(r);
+        return Err("a call is still inside ClusterDial, or a probe of a peer is still waiting for its answer; try again".into());
+    }
+    let Registered { commands: _, peer_states, prober: _, predial, metrics } = r;
+    drop(metrics);
+    drop(peer_states);
+    drop(predial);
+    drop(registered);
     if let Some(runtime) = Runtime::current() {
         locate::beacon(&runtime.config().node_name, false);
     }
@@ -165,6 +196,10 @@ fn reload_module() -> c_int {
     };
     let only_if_changed = !LAST_RELOAD_REFUSED.load(Ordering::SeqCst);
     let result = read_config(only_if_changed);
+    let result = result.and_then(|config| match config {
+        Some(config) => check_marking(&config).map(|()| Some(config)),
+        None => Ok(None),
+    });
     LAST_RELOAD_REFUSED.store(result.is_err(), Ordering::SeqCst);
     match result {
         Ok(Some(config)) => {
@@ -184,6 +219,20 @@ fn reload_module() -> c_int {
             ast_log!(Error, "res_cluster: {why}; the running configuration stays in force");
             -1
         }
+    }
+}
+
+/// Refuses a configuration whose peer legs would leave unmarked: the
+/// pre-dial handler, where every forwarded call needs it, runs only with
+/// app_stack (without it Dial skips `b()` with a WARNING of its own per call).
+fn check_marking(config: &ClusterConfig) -> Result<(), String> {
+    let support = HeaderSupport::of(pbx::function_exists(runtime::INHERITABLE_HEADER), pbx::function_exists(runtime::LEG_HEADER));
+    let iax2_peer = config.peers.iter().find(|p| p.technology == Technology::Iax2).map(|p| p.name.as_str());
+    match peer_leg::needs_pre_dial(config.peer_leg_marking, support, iax2_peer) {
+        Some(why) if !pbx::app_exists(runtime::GOSUB) => Err(format!(
+            "{FILE_NAME}: {why}; that handler runs only with app_stack (Gosub), which is not loaded: load app_stack.so (modules.conf), or the calls' legs would leave without the hop marker and the prefix"
+        )),
+        _ => Ok(()),
     }
 }
 

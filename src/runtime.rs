@@ -87,24 +87,33 @@ impl Runtime {
         lock(&self.counters)
     }
 
-    /// What this Asterisk offers for SIP headers on new legs, asked now;
-    /// logs which way peer legs are marked whenever that changes (at load,
-    /// at reload, and when res_pjsip_header_funcs comes or goes).
-    pub fn header_support(&self) -> HeaderSupport {
+    /// What this Asterisk offers for SIP headers on new legs, and whether
+    /// Dial's pre-dial handler can run (app_stack's Gosub), asked now; logs
+    /// which way peer legs are marked whenever that changes (at load, at
+    /// reload, and when res_pjsip_header_funcs comes or goes): a NOTICE, or
+    /// a WARNING when the marking leaves the hop header or the prefix out.
+    pub fn header_support(&self) -> (HeaderSupport, bool) {
         let support = HeaderSupport::of(pbx::function_exists(INHERITABLE_HEADER), pbx::function_exists(LEG_HEADER));
-        let way = self.describe_marking(support);
+        let pre_dial = pbx::app_exists(GOSUB);
+        let config = self.config();
+        let way = self.describe_marking(&config, support, pre_dial);
         let mut last = lock(&self.marking);
         if last.as_deref() != Some(way.as_str()) {
-            ast_verb!(2, "res_cluster: peer legs are marked by {way}");
+            if peer_leg::degraded(support, pre_dial) {
+                ast_log!(Warning, "res_cluster: peer legs are marked by {way}");
+            } else {
+                ast_log!(Notice, "res_cluster: peer legs are marked by {way}");
+            }
             *last = Some(way);
         }
-        support
+        (support, pre_dial)
     }
 
-    fn describe_marking(&self, support: HeaderSupport) -> String {
-        let config = self.config();
-        let way = peer_leg::describe(config.peer_leg_marking, support);
-        if config.peers.iter().any(|p| p.technology == Technology::Iax2) {
+    fn describe_marking(&self, config: &ClusterConfig, support: HeaderSupport, pre_dial: bool) -> String {
+        let way = peer_leg::describe(config.peer_leg_marking, support, pre_dial);
+        if !pre_dial && config.peers.iter().any(|p| p.technology == Technology::Iax2) {
+            format!("{way}; IAX2 peers: nothing either")
+        } else if config.peers.iter().any(|p| p.technology == Technology::Iax2) {
             format!("{way}; {}", peer_leg::IAX2_MARKING)
         } else {
             way.to_string()
@@ -113,7 +122,8 @@ impl Runtime {
 
     /// Which way peer legs are marked now, for `cluster show status`.
     pub fn marking(&self) -> String {
-        self.describe_marking(self.header_support())
+        let (support, pre_dial) = self.header_support();
+        self.describe_marking(&self.config(), support, pre_dial)
     }
 
     /// Applies a health change and announces it, if there is one. With
@@ -227,6 +237,7 @@ fn probe_round() {
         if tech != "PJSIP" || !lock(&runtime.probing).insert(endpoint.to_string()) {
             continue;
         }
+        ast_verb!(4, "res_cluster: probing peer {} (SIP OPTIONS to {endpoint})", peer.name);
         if !endpoints::probe(endpoint, timeout_ms, on_probe) {
             lock(&runtime.probing).remove(endpoint);
         }
@@ -242,6 +253,9 @@ fn on_probe(endpoint: &str, answered: bool) {
         runtime.apply(|h| h.note_probe(&peer.name, answered, now()));
     }
 }
+
+/// The application Dial's pre-dial handler runs through (app_stack).
+pub const GOSUB: &str = "Gosub";
 
 /// The dialplan function that lets new PJSIP legs inherit a header.
 pub const INHERITABLE_HEADER: &str = "PJSIP_INHERITABLE_HEADER";

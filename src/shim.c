@@ -65,22 +65,26 @@ void res_cluster_channel_unlock(struct ast_channel *chan)
 	ast_channel_unlock(chan);
 }
 
-int res_cluster_dialed_causes(struct ast_channel *chan, char *buf, size_t len)
+char *res_cluster_dialed_causes(struct ast_channel *chan)
 {
 	struct ast_str *names;
-	int copied = -1;
+	char *copy = NULL;
 
 	ast_channel_lock(chan);
 	names = ast_channel_dialed_causes_channels(chan);
 	ast_channel_unlock(chan);
 	if (names) {
-		if (ast_str_strlen(names) && len) {
-			ast_copy_string(buf, ast_str_buffer(names), len);
-			copied = strlen(buf);
+		if (ast_str_strlen(names)) {
+			copy = ast_strdup(ast_str_buffer(names));
 		}
 		ast_free(names);
 	}
-	return copied;
+	return copy;
+}
+
+void res_cluster_free(void *ptr)
+{
+	ast_free(ptr);
 }
 
 struct stasis_subscription *res_cluster_endpoint_state_subscribe(
@@ -203,6 +207,8 @@ static struct {
 	 * __ast_sip_push_task in the headers of 20.18, 22.8, 23.2 and later,
 	 * which keep the function for modules built before. */
 	int (*push)(struct ast_taskprocessor *serializer, int (*task)(void *), void *data);
+	/* Optional: absent before multi-domain could be switched off. */
+	unsigned int (*disable_multi_domain)(void);
 } pjsip_api;
 
 int res_cluster_pjsip_api_init(void)
@@ -212,6 +218,7 @@ int res_cluster_pjsip_api_init(void)
 	*(void **) &pjsip_api.create_request = dlsym(RTLD_DEFAULT, "ast_sip_create_request");
 	*(void **) &pjsip_api.send = dlsym(RTLD_DEFAULT, "ast_sip_send_out_of_dialog_request");
 	*(void **) &pjsip_api.push = dlsym(RTLD_DEFAULT, "ast_sip_push_task");
+	*(void **) &pjsip_api.disable_multi_domain = dlsym(RTLD_DEFAULT, "ast_sip_get_disable_multi_domain");
 	if (!pjsip_api.sorcery || !pjsip_api.create_request || !pjsip_api.send || !pjsip_api.push) {
 		memset(&pjsip_api, 0, sizeof(pjsip_api));
 		return 0;
@@ -219,23 +226,47 @@ int res_cluster_pjsip_api_init(void)
 	return 1;
 }
 
+int res_cluster_pjsip_endpoint_exists(const char *name)
+{
+	void *endpoint;
+
+	if (!pjsip_api.sorcery) {
+		return 0;
+	}
+	/* chan_pjsip's request(): with multi-domain off, "a@b" is always user a
+	 * at endpoint b, whatever endpoints exist. */
+	if (strchr(name, '@') && pjsip_api.disable_multi_domain && pjsip_api.disable_multi_domain()) {
+		return 0;
+	}
+	endpoint = ast_sorcery_retrieve_by_id(pjsip_api.sorcery(), "endpoint", name);
+	ao2_cleanup(endpoint);
+	return endpoint != NULL;
+}
+
 struct probe {
 	res_cluster_probe_done done;
 	int timeout_ms;
+	/* Two holders once sent: probe_send, until it has returned from
+	 * res_pjsip's send, and the response callback, which may run on another
+	 * thread before that. */
+	int holders;
 	char endpoint[];
 };
 
-/* Probes queued or sent whose callback has not finished: unload waits for
- * none to be left before the module's code goes away. */
+/* Probes queued or sent that a task or callback of this module still
+ * holds: unload waits for none to be left before the module's code goes
+ * away. */
 static int probes_in_flight;
 
-/* Reports and frees; the count goes down last, when nothing of this module
- * is used any more but the return from this function. */
-static void probe_finish(struct probe *probe, int answered)
+/* Drops one holder of the probe; the last one frees it, and the count goes
+ * down last, when nothing of this module is used any more but the return
+ * from this function. */
+static void probe_release(struct probe *probe)
 {
-	probe->done(probe->endpoint, answered);
-	ast_free(probe);
-	ast_atomic_fetchadd_int(&probes_in_flight, -1);
+	if (ast_atomic_fetchadd_int(&probe->holders, -1) == 1) {
+		ast_free(probe);
+		ast_atomic_fetchadd_int(&probes_in_flight, -1);
+	}
 }
 
 int res_cluster_probes_in_flight(void)
@@ -246,9 +277,11 @@ int res_cluster_probes_in_flight(void)
 static void probe_response(void *token, struct pjsip_event *e)
 {
 	const struct res_cluster_pjsip_event *event = (const void *) e;
+	struct probe *probe = token;
 
-	probe_finish(token, event->type == RES_CLUSTER_PJSIP_EVENT_TSX_STATE
+	probe->done(probe->endpoint, event->type == RES_CLUSTER_PJSIP_EVENT_TSX_STATE
 		&& event->body.tsx_state.type == RES_CLUSTER_PJSIP_EVENT_RX_MSG);
+	probe_release(probe);
 }
 
 /* Runs on a res_pjsip task-pool thread, where pjproject may be called. */
@@ -257,19 +290,22 @@ static int probe_send(void *data)
 	struct probe *probe = data;
 	struct ast_sip_endpoint *endpoint = ast_sorcery_retrieve_by_id(pjsip_api.sorcery(), "endpoint", probe->endpoint);
 	struct pjsip_tx_data *tdata;
-	int sent;
 
 	if (!endpoint || pjsip_api.create_request("OPTIONS", NULL, endpoint, NULL, NULL, &tdata)) {
 		ao2_cleanup(endpoint);
-		probe_finish(probe, 0);
+		probe->done(probe->endpoint, 0);
+		probe_release(probe);
 		return 0;
 	}
-	/* On failure the request is freed and the callback does not run. */
-	sent = !pjsip_api.send(tdata, endpoint, probe->timeout_ms, probe, probe_response);
-	ao2_ref(endpoint, -1);
-	if (!sent) {
-		probe_finish(probe, 0);
+	/* The callback's holder, taken before it can run. On failure the
+	 * request is freed and the callback does not run. */
+	ast_atomic_fetchadd_int(&probe->holders, +1);
+	if (pjsip_api.send(tdata, endpoint, probe->timeout_ms, probe, probe_response)) {
+		ast_atomic_fetchadd_int(&probe->holders, -1);
+		probe->done(probe->endpoint, 0);
 	}
+	ao2_ref(endpoint, -1);
+	probe_release(probe);
 	return 0;
 }
 
@@ -287,6 +323,7 @@ int res_cluster_pjsip_probe(const char *endpoint, int timeout_ms, res_cluster_pr
 	strcpy(probe->endpoint, endpoint); /* Safe: allocated for it. */
 	probe->done = done;
 	probe->timeout_ms = timeout_ms;
+	probe->holders = 1; /* probe_send's */
 	ast_atomic_fetchadd_int(&probes_in_flight, +1);
 	if (pjsip_api.push(NULL, probe_send, probe)) {
 		ast_free(probe);
@@ -330,12 +367,11 @@ int res_cluster_devstate_entries(const char *device, struct res_cluster_cached *
 	}
 	it = ao2_iterator_init(all, 0);
 	for (; count < max && (msg = ao2_iterator_next(&it)); ao2_ref(msg, -1)) {
+		/* stasis_cache_get_all gives each entity's own snapshot, never the
+		 * aggregate (stasis_cache.c, cache_entry_dump): each was published
+		 * with the entity ID of the node it describes. */
 		struct ast_device_state_message *state = stasis_message_data(msg);
 
-		/* No EID: the aggregate over all of them. */
-		if (!state || !state->eid) {
-			continue;
-		}
 		ast_eid_to_str(out[count].eid, sizeof(out[count].eid), (struct ast_eid *) state->eid);
 		out[count].state = state->state;
 		out[count].age_ms = age_ms(msg);
@@ -541,20 +577,22 @@ int res_cluster_dialed_cause(struct ast_channel *chan, const char *leg, char *bu
 
 int res_cluster_channel_var(struct ast_channel *chan, const char *name, char *buf, size_t len)
 {
-	struct ast_str *value = ast_str_create(64);
+	struct ast_var_t *var;
 	int found = 0;
 
-	if (!value) {
-		return 0;
+	/* The channel's own variables only (Dial's DIALSTATUS and
+	 * DIALEDPEERNAME, the recipe's FROM_CLUSTER), found and copied under the
+	 * channel's lock, which guards its variable list. ast_var_name leaves
+	 * out the one or two underscores of an inherited variable's name. */
+	ast_channel_lock(chan);
+	AST_LIST_TRAVERSE(ast_channel_varshead(chan), var, entries) {
+		if (!strcmp(ast_var_name(var), name)) {
+			ast_copy_string(buf, ast_var_value(var), len);
+			found = 1;
+			break;
+		}
 	}
-	/* Copies the value while holding the lock of the list it is in: the
-	 * channel's, or the globals' (pbx_builtin_getvar_helper would hand out
-	 * a global's string after releasing that lock). */
-	if (ast_str_retrieve_variable(&value, 0, chan, NULL, name)) {
-		ast_copy_string(buf, ast_str_buffer(value), len);
-		found = 1;
-	}
-	ast_free(value);
+	ast_channel_unlock(chan);
 	return found;
 }
 
@@ -570,12 +608,20 @@ int res_cluster_cli_register(struct ast_cli_entry *entry)
 
 int res_cluster_cli_unregister(struct ast_cli_entry *entry)
 {
+	/* ast_cli_unregister leaves an entry that a command is using linked (it
+	 * only logs a warning); otherwise it unlinks it. */
+	if (ast_atomic_fetchadd_int(&entry->inuse, 0)) {
+		return -1;
+	}
 	ast_cli_unregister(entry);
-	/* A command found before the entry was unlinked counts itself in inuse
-	 * (under the CLI list's lock, which unregistering takes) and touches the
-	 * entry until it is done; ast_cli_unregister also leaves an entry in use
-	 * linked. Either way the entry must outlive this call. */
-	return ast_atomic_fetchadd_int(&entry->inuse, 0) ? -1 : 0;
+	return 0;
+}
+
+int res_cluster_cli_in_use(struct ast_cli_entry *entry)
+{
+	/* A command counts itself in inuse when it finds the entry, under the
+	 * CLI list's lock, and until its handler has returned. */
+	return ast_atomic_fetchadd_int(&entry->inuse, 0);
 }
 
 /*
@@ -684,10 +730,16 @@ static struct ast_datastore *inheritable_headers(struct ast_channel *chan)
 
 int res_cluster_has_inheritable_headers(struct ast_channel *chan)
 {
+	struct ast_datastore *datastore;
 	int found;
 
 	ast_channel_lock(chan);
-	found = inheritable_headers(chan) != NULL;
+	datastore = inheritable_headers(chan);
+	/* Removing the last header (PJSIP_INHERITABLE_HEADER(remove,...)) leaves
+	 * the datastore on the channel with no list: a channel whose one header
+	 * was res_cluster's own, taken off after an earlier Dial, has no headers
+	 * of its own. */
+	found = datastore && datastore->data;
 	ast_channel_unlock(chan);
 	return found;
 }
@@ -709,14 +761,21 @@ void res_cluster_inherit_headers_once(struct ast_channel *chan)
 	ast_channel_unlock(chan);
 }
 
-void res_cluster_inherit_headers_forever(struct ast_channel *chan)
+void res_cluster_inherit_headers_restore(struct ast_channel *chan)
 {
 	struct ast_datastore *datastore;
 
 	ast_channel_lock(chan);
 	datastore = inheritable_headers(chan);
 	if (datastore) {
-		datastore->inheritance = DATASTORE_INHERIT_FOREVER;
+		/* With headers left, the inheritance PJSIP_INHERITABLE_HEADER gives
+		 * them. With none (removing the last one leaves the datastore with
+		 * no list), none at all: a channel made from this one would copy the
+		 * datastore through its duplicate callback, ast_variables_dup, which
+		 * dereferences the list it is given. Adding a header again makes it
+		 * inheritable again (add_inheritable_header does so when it finds
+		 * inheritance 0). */
+		datastore->inheritance = datastore->data ? DATASTORE_INHERIT_FOREVER : 0;
 	}
 	ast_channel_unlock(chan);
 }
@@ -724,16 +783,32 @@ void res_cluster_inherit_headers_forever(struct ast_channel *chan)
 int res_cluster_add_extension(const char *context, const char *exten, int priority, const char *app,
 	const char *arg, const char *registrar)
 {
+	struct ast_context *con;
 	char *data = ast_strdup(arg);
+	int res;
 
 	if (!data) {
 		return -1;
 	}
-	/* Looked up by name under the dialplan's lock: a dialplan reload may
-	 * replace every context at any moment. The extension owns data from here
-	 * on, success or not, and frees it with ast_free_ptr, a core function;
-	 * it keeps the registrar pointer as given. */
-	return ast_add_extension(context, 1, exten, priority, NULL, NULL, app, data, ast_free_ptr, registrar);
+	/* As ast_add_extension does, but freeing data when the context is not
+	 * there (ast_add_extension then returns -1 without having given data to
+	 * anyone). The context is looked up by name under the dialplan's lock
+	 * (ast_rdlock_contexts: the recursive mutex conlock), which is held
+	 * across the addition so that a dialplan reload cannot free the context
+	 * meanwhile; ast_context_find takes that lock again, as a recursive
+	 * mutex allows. ast_add_extension2 hands data to the new
+	 * extension, or frees it with datad (ast_free_ptr, a core function) when
+	 * it fails; the extension keeps the registrar pointer as given. */
+	ast_rdlock_contexts();
+	con = ast_context_find(context);
+	if (!con) {
+		ast_unlock_contexts();
+		ast_free(data);
+		return -1;
+	}
+	res = ast_add_extension2(con, 1, exten, priority, NULL, NULL, app, data, ast_free_ptr, registrar, NULL, 0);
+	ast_unlock_contexts();
+	return res;
 }
 
 int res_cluster_manager_event(const char *event, const char *body)
@@ -746,7 +821,10 @@ int res_cluster_manager_event(const char *event, const char *body)
  * Dial that ClusterDial drives) is required. res_pjsip,
  * res_pjsip_outbound_publish and res_prometheus are optional: their APIs
  * probe a peer gone silent, ask a peer for its device states and serve the
- * metrics, and when present they must be loaded first and stay loaded while
+ * metrics; app_stack runs Dial's pre-dial handler (the marking of peer legs
+ * before PJSIP_INHERITABLE_HEADER, on IAX2 legs, and with peer_leg_marking =
+ * predial: load and reload refuse a configuration that needs it while it is
+ * not loaded). When present they must be loaded first and stay loaded while
  * res_cluster is. (An optional module that is present but fails to load
  * fails res_cluster too: the loader says so.) Nothing else is named: the PJSIP
  * header functions are looked up by name when a call needs them, so naming
@@ -759,5 +837,5 @@ AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "Cluster dialling acro
 	.reload = res_cluster_reload,
 	.load_pri = AST_MODPRI_DEFAULT,
 	.requires = "app_dial",
-	.optional_modules = "res_pjsip,res_pjsip_outbound_publish,res_prometheus",
+	.optional_modules = "res_pjsip,res_pjsip_outbound_publish,res_prometheus,app_stack",
 );

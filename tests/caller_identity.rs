@@ -27,6 +27,13 @@ exten => _bytes.,1,Set(CD_EXTEN=${EXTEN:5})
  same => n,Set(CALLERID(num)=${URIDECODE(%E9%FF200)})
  same => n,ClusterDial(${EXTEN:5})
  same => n,Hangup()
+; a forward that finds no one (104 is nowhere), a leg of the caller's own
+; here, then a second forward the caller may transfer from
+exten => _twice.,1,Set(CD_EXTEN=${EXTEN:5})
+ same => n,ClusterDial(104)
+ same => n,Dial(PJSIP/103,1)
+ same => n,ClusterDial(${EXTEN:5},,T)
+ same => n,Hangup()
 "
         .into();
     })
@@ -258,4 +265,28 @@ fn a_transfer_by_the_caller_passes_on_the_real_number() {
     assert_eq!(target.invites()[0].header("X-Cluster-Hop"), None, "the hop header reached the peer leg only");
     let displays = target.caller_displays();
     assert_eq!(displays, vec!["\"Caller 200\""]);
+}
+
+#[test]
+fn after_a_forward_the_caller_dials_again_and_no_later_leg_carries_the_hop_header() {
+    let net = Net::allocate();
+    let nodes = nodes(&net);
+    let far = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+    let ringing = Phone::register(&net, &nodes[0], "103", Behaviour::Ring);
+    let target = Phone::register(&net, &nodes[0], "101", Behaviour::Answer);
+
+    // One channel: a forward to node2 (nobody there), a Dial of 103 here,
+    // a second forward (102 answers on node2), then a transfer to 101 here.
+    let opts = CallOptions { transfer_to: Some("101".into()), hold_ms: 6_000, ..CallOptions::default() };
+    let report = call(&net, &nodes[0], "twice102", &opts);
+
+    assert!(report.answered() && report.completed, "{report:?}\n{}", nodes[0].console());
+    let mut node1 = nodes.into_iter().next().expect("node1");
+    assert!(node1.running(), "node1 survived a leg made from a channel whose hop header was taken off:\n{}", node1.console());
+    assert_eq!(ringing.invites().len(), 1, "103 was rung after the first forward");
+    assert_eq!(ringing.invites()[0].header("X-Cluster-Hop"), None, "a leg made after the forward does not carry the hop header");
+    assert_eq!(far.invites().len(), 1, "the second forward reached 102");
+    let numbers = poll(5 * SECOND, Duration::from_millis(50), || target.caller_numbers(), |n| !n.is_empty());
+    assert_eq!(numbers, vec!["200"], "the transfer reached 101");
+    assert_eq!(target.invites()[0].header("X-Cluster-Hop"), None, "the transfer's leg does not carry the hop header of the second forward");
 }

@@ -150,14 +150,26 @@ fn the_hop_marker_crosses_an_iax2_trunk() {
 /// It answers what node1 sends it, logging the caller number and any hop
 /// marker that came with the call, and it can call node1 itself.
 fn iax2_phone(net: &Net) -> Node {
+    iax2_phone_of(net, 1)
+}
+
+/// As `iax2_phone`, registered with node `home` (calls out go to node1).
+fn iax2_phone_of(net: &Net, home: u8) -> Node {
     let node1 = net.node(1);
+    let registrar = net.node(home);
     let mut spec = NodeSpec::new(9, &[]);
     spec.load_module = false;
-    spec.iax_general = format!("register => 201:phone201@{node1}\n");
+    spec.iax_general = format!("register => 201:phone201@{registrar}\n");
     spec.iax = format!(
         "[node1]\ntype = friend\nhost = {node1}\nusername = 201\nsecret = phone201\nauth = md5\ncontext = iaxphone\n\
          disallow = all\nallow = ulaw\n"
     );
+    if home != 1 {
+        spec.iax.push_str(&format!(
+            "[node{home}]\ntype = friend\nhost = {registrar}\nusername = 201\nsecret = phone201\nauth = md5\ncontext = iaxphone\n\
+             disallow = all\nallow = ulaw\n"
+        ));
+    }
     spec.dialplan = "\n[iaxphone]\nexten => s,1,Log(NOTICE,IAXPHONE cid=${CALLERID(num)} hop=${IAXVAR(X-Cluster-Hop)})\n \
          same => n,Answer()\n same => n,Wait(1)\n same => n,Hangup()\n\n\
          [out]\nexten => _hop.,1,Set(IAXVAR(X-Cluster-Hop)=node7)\n same => n,Set(CALLERID(num)=201)\n \
@@ -245,4 +257,32 @@ fn an_iax2_caller_that_is_not_a_peer_earns_no_trust() {
     assert_eq!(on_node2.caller_numbers(), vec!["9999201"]);
     settle();
     assert_eq!(nodes[1].results().len(), 1, "the marked call never crossed");
+}
+
+#[test]
+fn with_locate_an_iax2_phone_on_a_peer_is_unknown_and_rung_there() {
+    // chan_iax2 reports a registered, idle IAX2 phone's state as UNKNOWN
+    // ("the core decides") and publishes that: it says nothing of where the
+    // phone is, so the peer is hunted, not passed over.
+    let net = Net::allocate();
+    let nodes = cluster(&net, 2, |s| {
+        s.locate = true;
+        s.iax = PHONE_201.into();
+        s.general = "local_dial = PJSIP/${EXTEN}&IAX2/${EXTEN}".into();
+        s.device_state_filter = Some("^(PJSIP/[0-9]+$|IAX2/[0-9]+$|Cluster:)".into());
+    });
+    let phone = iax2_phone_of(&net, 2);
+    assert!(nodes[1].wait_log("Registered IAX2 '201'", 15 * SECOND), "{}", nodes[1].log());
+    let row = |out: &String| out.lines().find(|l| l.starts_with("node2")).unwrap_or_default().to_string();
+    let out = poll(10 * SECOND, Duration::from_millis(50), || nodes[0].cli("cluster show locations 201"), |o| row(o).contains("(UNKNOWN)"));
+    assert!(row(&out).contains("unknown (UNKNOWN)"), "node2 reports IAX2/201 as chan_iax2 does, and that is not 'absent':\n{out}");
+
+    let report = call(&net, &nodes[0], "201", &CallOptions::default());
+
+    assert!(report.answered(), "{report:?}\n{}", nodes[0].log());
+    let r = nodes[0].wait_results(1, 5 * SECOND);
+    assert_eq!((r[0].cluster.as_str(), r[0].node.as_str()), ("ANSWER", "node2"));
+    let logged = poll(5 * SECOND, Duration::from_millis(50), || phone.log(), |l| l.contains("IAXPHONE cid=200"));
+    assert!(logged.contains("IAXPHONE cid=200"), "the IAX2 phone on node2 answered: {logged}");
+    assert!(nodes[0].cli("cluster show status").contains("Hunted:              1"), "{}", nodes[0].cli("cluster show status"));
 }

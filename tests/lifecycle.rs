@@ -146,3 +146,26 @@ fn pjsip_modules_can_be_unloaded_while_res_cluster_is_loaded() {
         assert!(node.cli(&format!("module load {module}")).contains("Loaded"), "{module} loads again");
     }
 }
+
+#[test]
+fn a_forced_unload_while_a_cluster_command_runs_is_refused_and_takes_nothing_down() {
+    let net = Net::allocate();
+    let node = node_without_module(&net, true, &[("RES_CLUSTER_CLI_SLEEP_MS", "3000")]);
+    assert!(node.cli("module load res_cluster.so").contains("Loaded res_cluster.so"));
+
+    std::thread::scope(|s| {
+        let show = s.spawn(|| node.cli("cluster show status"));
+        assert!(node.wait_log("fault injection: cluster show status sleeps", 5 * SECOND), "{}", node.log());
+        // -f: Asterisk calls unload whatever the use count.
+        let out = node.cli("module unload -f res_cluster.so");
+        assert!(!out.contains("Unloaded res_cluster.so"), "{out}");
+        assert!(node.wait_log("a cluster CLI command is running", 5 * SECOND), "{}", node.log());
+        let shown = show.join().expect("cli");
+        assert!(shown.contains("Node:"), "the command ran to its end: {shown}");
+    });
+    assert!(node.module_running(), "{}", node.cli("module show like res_cluster"));
+    assert!(app_registered(&node), "the application is still there");
+    assert!(node.cli("cluster show peers").contains("peer(s)"), "and the commands");
+    let out = node.cli("module unload res_cluster.so");
+    assert!(out.contains("Unloaded res_cluster.so"), "idle, it unloads: {out}");
+}

@@ -229,3 +229,51 @@ fn a_hint_shows_the_state_of_a_phone_on_another_node() {
     let shown = poll(10 * SECOND, Duration::from_millis(50), || hint(&nodes[0]), |h| h.contains("State:Idle"));
     assert!(shown.contains("State:Idle"), "node1's hint follows the phone registered on node2: {shown}");
 }
+
+#[test]
+fn a_multi_domain_phone_is_located_and_a_user_at_a_trunk_is_hunted() {
+    // chan_pjsip reads PJSIP/a@b as the endpoint a@b when there is one (a
+    // multi-domain endpoint, whose device is PJSIP/a@b), else as user a at
+    // endpoint b (whose device state is b's, not the phone's).
+    let net = Net::allocate();
+    let nodes = cluster(&net, 2, |s| {
+        s.locate = true;
+        s.general = "local_dial = PJSIP/${EXTEN}@example.com".into();
+        s.pjsip = "[103@example.com](endpoint-common)\naors = 103@example.com\n\n[103@example.com](phone-aor)\n\n".into();
+        s.device_state_filter = Some(r"^(PJSIP/[0-9]+(@example\.com)?$|Cluster:)".into());
+    });
+    let phone = Phone::register_as(net.phone("103"), &nodes[1], "103", "example.com", Behaviour::Answer);
+    let row = wait_location(&nodes[0], "103", "node2", "NOT_INUSE");
+    assert!(nodes[0].cli("cluster show locations 103").contains("Phone 103 (PJSIP/103@example.com)"), "{row}");
+
+    let report = call(&net, &nodes[0], "103", &CallOptions::default());
+
+    assert!(report.answered(), "{report:?}\n{}", nodes[0].log());
+    assert_eq!(phone.invites().len(), 1);
+    assert_eq!(status_line(&nodes[0], "Located:"), "1", "located through its own device, not hunted");
+
+    // User 104 at endpoint trunk: the trunk (a SIPp phone at .104 answering
+    // any user) is an endpoint of node2 only; node1 cannot tell where 104
+    // is, and hunts.
+    let trunk_ip = net.phone("104");
+    let trunk = format!("[trunk](endpoint-common)\naors = trunk\n\n[trunk]\ntype = aor\ncontact = sip:{trunk_ip}:5060\n\n");
+    nodes[0].write_config("res_cluster.conf", "[general]\nlocate = devstate\nlocal_dial = PJSIP/${EXTEN}@trunk\n\n[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n");
+    nodes[1].write_config("res_cluster.conf", "[general]\nlocate = devstate\nlocal_dial = PJSIP/${EXTEN}@trunk\n\n[node1]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node1\n");
+    let pjsip = nodes[1].file("etc/pjsip.conf");
+    nodes[1].write_config("pjsip.conf", &format!("{pjsip}\n{trunk}"));
+    nodes[1].cli("module reload res_pjsip.so");
+    for node in &nodes {
+        node.cli("module reload res_cluster.so");
+    }
+    let gateway = Phone::answering_at(trunk_ip, "trunk", Behaviour::Answer);
+    let out = poll(10 * SECOND, Duration::from_millis(50), || nodes[0].cli("cluster show locations 104"), |o| o.contains("Not located"));
+    assert!(out.contains("Not located: PJSIP/104@trunk (a user at another endpoint"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("node2") && l.contains("unknown")), "{out}");
+
+    let report = call(&net, &nodes[0], "104", &CallOptions::default());
+
+    assert!(report.answered(), "hunted to node2, which dials 104 through its trunk: {report:?}\n{}", nodes[0].log());
+    assert_eq!(gateway.invites().len(), 1);
+    assert!(gateway.invites()[0].first_line.starts_with("INVITE sip:104@"), "{:?}", gateway.invites()[0]);
+    assert_eq!(status_line(&nodes[0], "Hunted:"), "1");
+}

@@ -87,3 +87,63 @@ fn a_hundred_reloads_under_load_fail_no_call() {
     assert!(nodes[0].module_running());
     assert!(nodes[0].wait_log_count("res_cluster reloaded", 100, 5 * SECOND) >= 100);
 }
+
+#[test]
+fn a_forced_unload_hangs_up_the_calls_inside_clusterdial_and_waits_for_them_to_leave() {
+    let net = Net::allocate();
+    let nodes = cluster(&net, 2, |_| {});
+    let here = Phone::register(&net, &nodes[0], "101", Behaviour::Answer);
+    let there = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+
+    std::thread::scope(|s| {
+        let calls: Vec<_> = [("101", 0u8), ("102", 1u8)]
+            .into_iter()
+            .map(|(exten, slot)| {
+                let (net, node) = (&net, &nodes[0]);
+                s.spawn(move || {
+                    let caller = if slot == 0 { "200" } else { "201" };
+                    call(net, node, exten, &CallOptions { hold_ms: 20_000, caller_slot: slot, caller: caller.into(), ..CallOptions::default() })
+                })
+            })
+            .collect();
+        let rung = poll(10 * SECOND, Duration::from_millis(25), || (here.invites().len(), there.invites().len()), |&(a, b)| a >= 1 && b >= 1);
+        assert_eq!(rung, (1, 1), "both calls are inside ClusterDial");
+
+        let out = nodes[0].cli("module unload -f res_cluster.so");
+
+        assert!(out.contains("Unloaded res_cluster.so"), "{out}\n{}", nodes[0].log());
+        for c in calls {
+            let r = c.join().expect("call");
+            assert!(r.answered(), "{r:?}");
+        }
+    });
+    let mut node = nodes.into_iter().next().expect("node1");
+    assert!(node.running(), "the calls left the module's code before it went:\n{}", node.console());
+    assert!(node.cli("module load res_cluster.so").contains("Loaded res_cluster.so"));
+    let _there = there;
+}
+
+#[test]
+fn unload_while_probes_are_in_flight_waits_for_them() {
+    let net = Net::allocate();
+    let nodes = cluster(&net, 2, |_| {});
+    let _phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+    nodes[1].signal(libc::SIGSTOP);
+    let node = &nodes[0];
+    for i in 0..6 {
+        // A silent call puts node2 down; from then on it is probed about
+        // once a second, each probe waiting up to a second for its answer.
+        let before = node.log().matches("probing peer node2").count();
+        call(&net, node, "102", &CallOptions::default());
+        let probes = node.wait_log_count("probing peer node2", before + 1, 5 * SECOND);
+        assert!(probes > before, "cycle {i}: no probe\n{}", node.log());
+
+        let out = node.cli("module unload res_cluster.so");
+
+        assert!(out.contains("Unloaded res_cluster.so"), "cycle {i}: {out}\n{}", node.log());
+        assert!(node.cli("module load res_cluster.so").contains("Loaded res_cluster.so"), "cycle {i}");
+    }
+    nodes[1].signal(libc::SIGCONT);
+    let mut node = nodes.into_iter().next().expect("node1");
+    assert!(node.running(), "{}", node.console());
+}

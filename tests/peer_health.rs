@@ -216,3 +216,30 @@ fn a_contact_qualify_never_saw_reachable_puts_its_peer_down_when_found_unreachab
     let row = peer_row(&nodes[0], "node2");
     assert!(row.contains("DOWN") && row.contains("endpoint unreachable"), "{out}\nbefore the kill, at {row:?}:\n{contacts}");
 }
+
+#[test]
+fn a_long_lived_channel_with_thousands_of_dialled_legs_still_tells_a_live_peer() {
+    // 2,000 legs dialled from one channel before ClusterDial leave causes
+    // whose names take some 56 KB: the leg ClusterDial makes then must still
+    // be found among them, or its peer, which answered, would be taken for
+    // silent.
+    let net = Net::allocate();
+    let one = "PJSIP/105@cluster-node2";
+    let many = vec![one; 100].join("&");
+    let dials: String = (0..20).map(|_| format!(" same => n,Dial({many},5)\n")).collect();
+    let nodes = cluster(&net, 2, |s| {
+        s.dialplan = format!("exten => _lots.,1,Set(CD_EXTEN=${{EXTEN:4}})\n{dials} same => n,ClusterDial(${{EXTEN:4}})\n same => n,Hangup()\n");
+    });
+    // Rings past peer_timeout before it answers.
+    let phone = Phone::register(&net, &nodes[1], "102", Behaviour::AnswerAfter(1_500));
+
+    let report = call(&net, &nodes[0], "lots102", &CallOptions { timeout_s: 120, ..CallOptions::default() });
+
+    assert!(report.answered(), "{report:?}");
+    assert_eq!(phone.invites().len(), 1);
+    let crossed = nodes[1].wait_results_from_peers(2_001, 60 * SECOND).len();
+    assert!(crossed > 2_000, "the 2,000 legs and the call reached node2: {crossed}");
+    let row = peer_row(&nodes[0], "node2");
+    assert!(!row.contains("DOWN"), "{row}");
+    assert!(!nodes[0].log().contains("no response to a call"), "node2 answered every leg");
+}

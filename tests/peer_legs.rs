@@ -32,3 +32,36 @@ fn without_the_header_functions_calls_cross_and_the_log_stays_quiet() {
         .collect();
     assert!(complaints.is_empty(), "nothing logged per forwarded call: {complaints:#?}");
 }
+
+#[test]
+fn without_app_stack_a_marking_that_needs_it_is_refused_by_name_and_the_fast_one_runs() {
+    let net = Net::allocate();
+    let nodes = cluster(&net, 2, |s| {
+        s.without_modules = vec!["app_stack.so"];
+        if s.index == 1 {
+            s.general = "peer_leg_marking = predial".into();
+        }
+    });
+    let _phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+    let refused = "peer_leg_marking = predial; that handler runs only with app_stack (Gosub), which is not loaded: load app_stack.so";
+    assert!(nodes[0].wait_log(refused, 5 * SECOND), "{}", nodes[0].log());
+    assert!(nodes[0].log().lines().any(|l| l.contains(" ERROR[") && l.contains(refused)));
+    assert!(!nodes[0].module_running(), "declined at load: {}", nodes[0].cli("module show like res_cluster"));
+
+    // Without the pre-dial handler the fast marking still works; a WARNING
+    // says what app_stack's absence costs.
+    nodes[0].write_config("res_cluster.conf", "[general]\n\n[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n");
+    assert!(nodes[0].cli("module load res_cluster.so").contains("Loaded res_cluster.so"));
+    assert!(nodes[0].wait_log("app_stack is not loaded, so a caller number Dial's f() cannot carry goes to peers without the prefix", 5 * SECOND), "{}", nodes[0].log());
+    assert!(call(&net, &nodes[0], "102", &CallOptions::default()).answered());
+    let there = nodes[1].wait_results(1, 5 * SECOND);
+    assert_eq!((there[0].raw.as_str(), there[0].cid.as_str()), ("9999200", "200"), "prefixed and stripped as ever");
+
+    // A reload asking for the handler again is refused; the running
+    // configuration stays.
+    nodes[0].write_config("res_cluster.conf", "[general]\npeer_leg_marking = predial\n\n[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n");
+    nodes[0].cli("module reload res_cluster.so");
+    assert_eq!(nodes[0].wait_log_count(refused, 2, 5 * SECOND), 2, "{}", nodes[0].log());
+    let status = nodes[0].cli("cluster show status");
+    assert!(status.contains("Dial options and an inherited header"), "{status}");
+}

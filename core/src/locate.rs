@@ -60,11 +60,57 @@ pub mod state {
     }
 }
 
-/// The device names whose state says whether `exten` is registered on a
-/// node: the destinations of `local_dial` (every node dials its own phones
-/// with the same one), each up to an `@` (`PJSIP/101@x` is device PJSIP/101).
-pub fn devices(local_dial: &DialTemplate, exten: &str) -> Vec<String> {
-    local_dial.render(exten).split('&').map(|d| d.split('@').next().unwrap_or(d).to_string()).collect()
+/// One destination of `local_dial`, as far as locating goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Device {
+    /// A device whose state says whether the phone is registered on a node.
+    Named(String),
+    /// A destination whose device state says nothing of the phone: a user
+    /// at another endpoint (`PJSIP/101@trunk` dials user 101 through
+    /// endpoint `trunk`, whose state is the trunk's), a URI or extension
+    /// after a further '/', another technology's `a@b`. Calls for such a
+    /// phone are hunted.
+    Unlocatable { destination: String, why: &'static str },
+}
+
+/// The devices whose state says whether `exten` is registered on a node:
+/// the destinations of `local_dial` (every node dials its own phones with
+/// the same one), each mapped as its channel driver maps a dial string to
+/// a device. `pjsip_endpoint(name)` says whether this node has a PJSIP
+/// endpoint of that name: chan_pjsip takes `PJSIP/a@b` for the endpoint
+/// `a@b` (a multi-domain endpoint) when there is one, and for user `a` at
+/// endpoint `b` otherwise.
+pub fn devices(local_dial: &DialTemplate, exten: &str, pjsip_endpoint: &mut dyn FnMut(&str) -> bool) -> Vec<Device> {
+    local_dial
+        .render(exten)
+        .split('&')
+        .map(|dest| {
+            let (tech, resource) = dest.split_once('/').unwrap_or((dest, ""));
+            let unlocatable = |why| Device::Unlocatable { destination: dest.to_string(), why };
+            if resource.contains('/') {
+                unlocatable("dials through a resource, not a device of its own")
+            } else if !resource.contains('@') {
+                Device::Named(dest.to_string())
+            } else if tech == "PJSIP" && pjsip_endpoint(resource) {
+                Device::Named(dest.to_string())
+            } else if tech == "PJSIP" {
+                unlocatable("a user at another endpoint, whose state is that endpoint's")
+            } else {
+                unlocatable("a user at another device, whose state is that device's")
+            }
+        })
+        .collect()
+}
+
+/// The named devices of `devices`.
+pub fn named(devices: &[Device]) -> Vec<String> {
+    devices
+        .iter()
+        .filter_map(|d| match d {
+            Device::Named(n) => Some(n.clone()),
+            Device::Unlocatable { .. } => None,
+        })
+        .collect()
 }
 
 /// One cached device state, as the shell read it: who published it, the
@@ -84,13 +130,19 @@ pub enum Report {
     Unknown,
 }
 
-/// What a peer reported for each of the phone's devices (None: no entry):
+/// What a peer reported for each of the phone's named devices (None: no
+/// entry), with `unlocatable` when some destination has no device to ask:
 /// present if any device is in a present state (the newest such report
-/// counts), else absent.
-pub fn report(devices: &[Option<Cached>]) -> Report {
+/// counts); else unknown if a device's state is UNKNOWN (chan_iax2 reports
+/// a registered, idle IAX2 phone so, and lets the core decide) or a
+/// destination cannot be located; else absent (UNAVAILABLE, INVALID, or
+/// never reported: a node where a phone never registered since it started
+/// has no entry for it).
+pub fn report(devices: &[Option<Cached>], unlocatable: bool) -> Report {
     let newest = devices.iter().flatten().filter(|c| state::present(c.state)).map(|c| c.age_ms).min();
     match newest {
         Some(age_ms) => Report::Present { age_ms },
+        None if unlocatable || devices.iter().flatten().any(|c| c.state == state::UNKNOWN) => Report::Unknown,
         None => Report::Absent,
     }
 }
@@ -216,23 +268,44 @@ mod tests {
         Cached { eid: eid(n), state: st, age_ms }
     }
 
+    fn named_dev(n: &str) -> Device {
+        Device::Named(n.to_string())
+    }
+
     #[test]
-    fn devices_follow_local_dial() {
-        let t = DialTemplate::parse("PJSIP/${EXTEN}&PJSIP/${EXTEN}-mobile@trunk&IAX2/${EXTEN}").unwrap();
-        assert_eq!(devices(&t, "101"), vec!["PJSIP/101", "PJSIP/101-mobile", "IAX2/101"]);
+    fn devices_follow_local_dial_as_the_channel_drivers_read_it() {
+        let t = DialTemplate::parse("PJSIP/${EXTEN}&PJSIP/${EXTEN}-mobile@trunk&IAX2/${EXTEN}&PJSIP/${EXTEN}@example.com").unwrap();
+        let mut endpoints = |name: &str| name == "101@example.com";
+        let d = devices(&t, "101", &mut endpoints);
+        assert_eq!(d[0], named_dev("PJSIP/101"));
+        assert!(matches!(&d[1], Device::Unlocatable { destination, .. } if destination == "PJSIP/101-mobile@trunk"), "user 101-mobile at endpoint trunk: {d:?}");
+        assert_eq!(d[2], named_dev("IAX2/101"));
+        assert_eq!(d[3], named_dev("PJSIP/101@example.com"), "a multi-domain endpoint is its own device");
+        assert_eq!(named(&d), vec!["PJSIP/101", "IAX2/101", "PJSIP/101@example.com"]);
+        let t = DialTemplate::parse("PJSIP/trunk/sip:${EXTEN}@192.0.2.1&IAX2/${EXTEN}@peer&Local/${EXTEN}@phones").unwrap();
+        assert!(devices(&t, "101", &mut |_| true).iter().all(|d| matches!(d, Device::Unlocatable { .. })), "a URI, an IAX2 user at a peer, a Local extension");
+    }
+
+    #[test]
+    fn an_unknown_state_or_an_unlocatable_destination_is_hunted() {
+        assert_eq!(report(&[Some(cached(2, state::UNKNOWN, 40))], false), Report::Unknown, "chan_iax2's registered, idle phone");
+        assert_eq!(report(&[Some(cached(2, state::UNAVAILABLE, 40)), Some(cached(2, state::UNKNOWN, 9))], false), Report::Unknown);
+        assert_eq!(report(&[Some(cached(2, state::UNAVAILABLE, 40))], true), Report::Unknown, "the other destination may have it");
+        assert_eq!(report(&[], true), Report::Unknown);
+        assert_eq!(report(&[Some(cached(2, state::UNKNOWN, 40)), Some(cached(2, state::INUSE, 90))], true), Report::Present { age_ms: 90 });
     }
 
     #[test]
     fn a_phone_in_any_registered_state_is_present() {
         for st in [state::NOT_INUSE, state::INUSE, state::BUSY, state::RINGING, state::RINGINUSE, state::ONHOLD] {
-            assert_eq!(report(&[Some(cached(2, st, 40))]), Report::Present { age_ms: 40 }, "{}", state::name(st));
+            assert_eq!(report(&[Some(cached(2, st, 40))], false), Report::Present { age_ms: 40 }, "{}", state::name(st));
         }
-        for st in [state::UNAVAILABLE, state::INVALID, state::UNKNOWN] {
-            assert_eq!(report(&[Some(cached(2, st, 40))]), Report::Absent, "{}", state::name(st));
+        for st in [state::UNAVAILABLE, state::INVALID] {
+            assert_eq!(report(&[Some(cached(2, st, 40))], false), Report::Absent, "{}", state::name(st));
         }
-        assert_eq!(report(&[None]), Report::Absent, "no entry: never registered there");
+        assert_eq!(report(&[None], false), Report::Absent, "no entry: never registered there");
         assert_eq!(
-            report(&[Some(cached(2, state::UNAVAILABLE, 5)), Some(cached(2, state::INUSE, 900)), Some(cached(2, state::NOT_INUSE, 30))]),
+            report(&[Some(cached(2, state::UNAVAILABLE, 5)), Some(cached(2, state::INUSE, 900)), Some(cached(2, state::NOT_INUSE, 30))], false),
             Report::Present { age_ms: 30 }
         );
     }

@@ -59,15 +59,45 @@ pub fn inherits(configured: LegMarking, support: HeaderSupport) -> bool {
     configured == LegMarking::Auto && support == HeaderSupport::Inheritable
 }
 
-/// How peer legs are marked, for the log and `cluster show status`.
-pub fn describe(configured: LegMarking, support: HeaderSupport) -> &'static str {
+/// How peer legs are marked, for the log and `cluster show status`;
+/// `pre_dial`: whether Dial's pre-dial handler can run (app_stack's Gosub is
+/// registered).
+pub fn describe(configured: LegMarking, support: HeaderSupport, pre_dial: bool) -> &'static str {
     match (configured, support) {
-        (LegMarking::Auto, HeaderSupport::Inheritable) => "Dial options and an inherited header (PJSIP_INHERITABLE_HEADER)",
+        (LegMarking::Auto, HeaderSupport::Inheritable) if pre_dial => "Dial options and an inherited header (PJSIP_INHERITABLE_HEADER)",
+        (LegMarking::Auto, HeaderSupport::Inheritable) => {
+            "Dial options and an inherited header (PJSIP_INHERITABLE_HEADER); app_stack is not loaded, so a caller number Dial's f() cannot carry goes to peers without the prefix"
+        }
+        _ if !pre_dial => UNMARKED,
         (LegMarking::Auto, HeaderSupport::PerLeg) => "a pre-dial handler (this Asterisk has no PJSIP_INHERITABLE_HEADER)",
         (LegMarking::PreDial, HeaderSupport::Inheritable | HeaderSupport::PerLeg) => "a pre-dial handler (peer_leg_marking = predial)",
         (_, HeaderSupport::None) => {
             "a pre-dial handler, without the hop header (res_pjsip_header_funcs is not loaded: loops are stopped by peer endpoints only)"
         }
+    }
+}
+
+/// What `describe` says when legs cannot be marked at all.
+pub const UNMARKED: &str = "nothing: Dial's pre-dial handler needs app_stack (Gosub), which is not loaded; forwarded calls carry neither the hop marker nor the prefix";
+
+/// Whether the marking `describe` names leaves something out that a
+/// cluster relies on (the hop header, the prefix): worth a WARNING.
+pub fn degraded(support: HeaderSupport, pre_dial: bool) -> bool {
+    support == HeaderSupport::None || !pre_dial
+}
+
+/// Why every forwarded call needs the pre-dial handler under this
+/// configuration, if it does: the check made at load and reload, which
+/// refuses a configuration whose legs would leave unmarked.
+pub fn needs_pre_dial(configured: LegMarking, support: HeaderSupport, iax2_peer: Option<&str>) -> Option<String> {
+    if let Some(peer) = iax2_peer {
+        return Some(format!("peer {peer} is reached over IAX2, whose legs are marked by Dial's pre-dial handler"));
+    }
+    match (configured, support) {
+        (LegMarking::PreDial, _) => Some("peer_leg_marking = predial".into()),
+        (LegMarking::Auto, HeaderSupport::PerLeg) => Some("this Asterisk has no PJSIP_INHERITABLE_HEADER, so legs are marked by Dial's pre-dial handler".into()),
+        (LegMarking::Auto, HeaderSupport::None) => Some("res_pjsip_header_funcs is not loaded, so legs are marked by Dial's pre-dial handler".into()),
+        (LegMarking::Auto, HeaderSupport::Inheritable) => None,
     }
 }
 
@@ -101,14 +131,9 @@ pub enum LegMark {
     /// The request's options name the pre-dial handler; the shell hands it
     /// the hop and the prefix to put on each new leg.
     PreDial { hop: String, prefix: Option<String> },
-}
-
-impl LegMark {
-    pub fn hop(&self) -> &str {
-        match self {
-            LegMark::Inherited { hop } | LegMark::PreDial { hop, .. } => hop,
-        }
-    }
+    /// Neither can be done (no inheritable header, and no app_stack for the
+    /// pre-dial handler): the legs leave as Dial makes them.
+    Unmarked,
 }
 
 /// What a Dial to peers needs: its options argument and the mark.
@@ -123,8 +148,9 @@ pub struct PeerLegs {
 ///
 /// `options`: the call's Dial options; `inherit_header`: whether the hop
 /// header can be inherited (PJSIP_INHERITABLE_HEADER exists and the
-/// configuration does not ask for the pre-dial handler).
-pub fn plan(node_name: &str, prefix: &str, caller: &CallerId, options: &DialOptions, inherit_header: bool) -> PeerLegs {
+/// configuration does not ask for the pre-dial handler); `pre_dial`: whether
+/// Dial's pre-dial handler can run (app_stack is loaded).
+pub fn plan(node_name: &str, prefix: &str, caller: &CallerId, options: &DialOptions, inherit_header: bool, pre_dial: bool) -> PeerLegs {
     let hop = node_name.to_string();
     // Dial keeps the last of an option given twice: res_cluster's own come
     // after the administrator's, which stay as they were written (and were
@@ -135,7 +161,7 @@ pub fn plan(node_name: &str, prefix: &str, caller: &CallerId, options: &DialOpti
         PeerLegs { options: out, mark: LegMark::PreDial { hop: hop.clone(), prefix: (!prefix.is_empty()).then(|| prefix.to_string()) } }
     };
     if !inherit_header {
-        return predial();
+        return if pre_dial { predial() } else { PeerLegs { options: options.to_string().into_bytes(), mark: LegMark::Unmarked } };
     }
     let unchanged = PeerLegs { options: options.to_string().into_bytes(), mark: LegMark::Inherited { hop: hop.clone() } };
     if prefix.is_empty() {
@@ -152,7 +178,7 @@ pub fn plan(node_name: &str, prefix: &str, caller: &CallerId, options: &DialOpti
     };
     let Some(number) = number else { return unchanged };
     let Some(forced) = dialsyntax::forced_callerid(name.as_deref(), &callerid::add_prefix(prefix, &number)) else {
-        return predial();
+        return if pre_dial { predial() } else { unchanged };
     };
     let mut out = options.to_string().into_bytes();
     out.extend_from_slice(b"f(");
@@ -212,7 +238,7 @@ mod tests {
 
     #[test]
     fn the_caller_id_travels_in_dials_options_with_the_prefix() {
-        let legs = plan("node1", "9999", &caller("Caller 200", "200"), &opts("rt"), true);
+        let legs = plan("node1", "9999", &caller("Caller 200", "200"), &opts("rt"), true, true);
         assert_eq!(legs.mark, LegMark::Inherited { hop: "node1".into() });
         assert_eq!(String::from_utf8_lossy(&legs.options), "rtf( \\\"Caller 200\\\" <9999200>)u(allowed_passed_screen)");
         assert_eq!(dial_reads(&legs), (Some(b"Caller 200".to_vec()), Some(b"9999200".to_vec()), Some(b"allowed_passed_screen".to_vec())));
@@ -222,7 +248,7 @@ mod tests {
     fn a_restricted_caller_stays_restricted() {
         let mut c = caller("Secret", "200");
         c.presentation = 0x23;
-        let legs = plan("node1", "9999", &c, &opts(""), true);
+        let legs = plan("node1", "9999", &c, &opts(""), true, true);
         assert_eq!(dial_reads(&legs).2, Some(b"prohib".to_vec()));
     }
 
@@ -230,7 +256,7 @@ mod tests {
     fn the_tag_goes_along() {
         let mut c = caller("A", "200");
         c.tag = Some(b"vip,(x)".to_vec());
-        let legs = plan("node1", "9999", &c, &opts(""), true);
+        let legs = plan("node1", "9999", &c, &opts(""), true, true);
         let mut data = b"PJSIP/1,20,".to_vec();
         data.extend_from_slice(&legs.options);
         let args = dialsyntax::read_app_args(&data);
@@ -240,18 +266,18 @@ mod tests {
 
     #[test]
     fn no_number_or_no_prefix_leaves_the_caller_id_to_dial() {
-        let legs = plan("node1", "9999", &caller("A", ""), &opts("rt"), true);
+        let legs = plan("node1", "9999", &caller("A", ""), &opts("rt"), true, true);
         assert_eq!((legs.options, legs.mark), (b"rt".to_vec(), LegMark::Inherited { hop: "node1".into() }));
-        let legs = plan("node1", "", &caller("A", "200"), &opts(""), true);
+        let legs = plan("node1", "", &caller("A", "200"), &opts(""), true, true);
         assert_eq!((legs.options, legs.mark), (Vec::new(), LegMark::Inherited { hop: "node1".into() }), "the hop is marked whatever the prefix");
     }
 
     #[test]
     fn an_administrators_forced_caller_id_gets_the_prefix() {
-        let legs = plan("node1", "9999", &caller("A", "200"), &opts("f(\"Desk\" <777>)r"), true);
+        let legs = plan("node1", "9999", &caller("A", "200"), &opts("f(\"Desk\" <777>)r"), true, true);
         let (name, number, pres) = dial_reads(&legs);
         assert_eq!((name.as_deref(), number.as_deref(), pres), (Some(&b"Desk"[..]), Some(&b"9999777"[..]), None));
-        let legs = plan("node1", "9999", &caller("A", "200"), &opts("f(777)u(prohib)"), true);
+        let legs = plan("node1", "9999", &caller("A", "200"), &opts("f(777)u(prohib)"), true, true);
         let (_, number, pres) = dial_reads(&legs);
         assert_eq!((number.as_deref(), pres.as_deref()), (Some(&b"9999777"[..]), Some(&b"prohib"[..])), "the administrator's u() stays");
     }
@@ -262,18 +288,33 @@ mod tests {
         assert!(!inherits(LegMarking::Auto, HeaderSupport::of(false, true)));
         assert!(!inherits(LegMarking::PreDial, HeaderSupport::of(true, true)));
         assert!(!inherits(LegMarking::Auto, HeaderSupport::of(false, false)));
-        assert!(describe(LegMarking::Auto, HeaderSupport::None).contains("without the hop header"));
-        assert!(describe(LegMarking::PreDial, HeaderSupport::Inheritable).contains("peer_leg_marking = predial"));
+        assert!(describe(LegMarking::Auto, HeaderSupport::None, true).contains("without the hop header"));
+        assert!(describe(LegMarking::PreDial, HeaderSupport::Inheritable, true).contains("peer_leg_marking = predial"));
+        assert_eq!(describe(LegMarking::PreDial, HeaderSupport::Inheritable, false), UNMARKED);
+        assert!(!degraded(HeaderSupport::Inheritable, true));
+        assert!(degraded(HeaderSupport::None, true) && degraded(HeaderSupport::Inheritable, false));
+        assert_eq!(needs_pre_dial(LegMarking::Auto, HeaderSupport::Inheritable, None), None);
+        assert!(needs_pre_dial(LegMarking::Auto, HeaderSupport::Inheritable, Some("node3")).unwrap().contains("node3 is reached over IAX2"));
+        assert!(needs_pre_dial(LegMarking::PreDial, HeaderSupport::Inheritable, None).unwrap().contains("peer_leg_marking = predial"));
+        assert!(needs_pre_dial(LegMarking::Auto, HeaderSupport::None, None).unwrap().contains("res_pjsip_header_funcs"));
+    }
+
+    #[test]
+    fn without_app_stack_the_pre_dial_handler_is_never_planned() {
+        let legs = plan("node1", "9999", &caller("A", "200"), &opts("r"), false, false);
+        assert_eq!((legs.options, legs.mark), (b"r".to_vec(), LegMark::Unmarked), "Dial would skip b() and log a warning per call");
+        let legs = plan("node1", "9999", &caller("A", "2<00"), &opts(""), true, false);
+        assert_eq!((legs.options, legs.mark), (Vec::new(), LegMark::Inherited { hop: "node1".into() }), "the hop header still goes; the number as it is");
     }
 
     #[test]
     fn without_the_inheritable_header_or_for_an_unwritable_number_the_pre_dial_handler_marks() {
-        let legs = plan("node1", "9999", &caller("A", "200"), &opts("rb(mine^s^1)"), false);
+        let legs = plan("node1", "9999", &caller("A", "200"), &opts("rb(mine^s^1)"), false, true);
         assert_eq!(String::from_utf8_lossy(&legs.options), "rb(mine^s^1)b(res_cluster-peer-leg^s^1)", "the last b() is the one Dial runs");
         assert_eq!(legs.mark, LegMark::PreDial { hop: "node1".into(), prefix: Some("9999".into()) });
-        let legs = plan("node1", "9999", &caller("A", "2<00"), &opts(""), true);
+        let legs = plan("node1", "9999", &caller("A", "2<00"), &opts(""), true, true);
         assert_eq!(legs.mark, LegMark::PreDial { hop: "node1".into(), prefix: Some("9999".into()) });
-        let legs = plan("node1", "", &caller("A", "200"), &opts(""), false);
+        let legs = plan("node1", "", &caller("A", "200"), &opts(""), false, true);
         assert_eq!(legs.mark, LegMark::PreDial { hop: "node1".into(), prefix: None });
     }
 }

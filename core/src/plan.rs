@@ -12,7 +12,7 @@ use super::channel_name::Technology;
 use super::args::{self, ArgError, CallArgs};
 use super::callerid;
 use super::config::{ClusterConfig, Locate, Peer, Strategy};
-use super::locate::{self, Report};
+use super::locate::{self, Device, Report};
 use super::origin::{Arrival, Origin};
 use super::peer_leg::{self, HeaderSupport, LegMark};
 use super::status::DialStatus;
@@ -25,12 +25,17 @@ pub trait Lookups {
     /// first forward: reading a SIP header costs a round trip to the
     /// channel's SIP thread, which calls that stay on this node never pay.
     fn hop_header(&mut self) -> Option<String>;
-    /// What Asterisk offers now for SIP headers on new legs. Asked before
-    /// each forward (res_pjsip_header_funcs may come and go).
-    fn header_support(&mut self) -> HeaderSupport;
+    /// What Asterisk offers now for SIP headers on new legs, and whether
+    /// Dial's pre-dial handler can run (app_stack's Gosub is there). Asked
+    /// before each forward (res_pjsip_header_funcs may come and go).
+    fn header_support(&mut self) -> (HeaderSupport, bool);
     /// What `peer` reports of the phone's `devices`, with `locate =
     /// devstate`; asked once per peer, when the local attempt has failed.
-    fn locate(&mut self, peer: &Peer, devices: &[String]) -> Report;
+    fn locate(&mut self, peer: &Peer, devices: &[Device]) -> Report;
+    /// Whether this node has a PJSIP endpoint of that name (asked only for
+    /// a `local_dial` destination `PJSIP/a@b`, to tell the multi-domain
+    /// endpoint `a@b` from user `a` at endpoint `b`, as chan_pjsip does).
+    fn pjsip_endpoint_exists(&mut self, name: &str) -> bool;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,6 +174,8 @@ pub struct CallPlan {
     located: Option<Vec<usize>>,
     dialled_located: bool,
     dialled_hunted: bool,
+    /// With locating, once the peers are ordered: the phone's devices.
+    devices: Vec<Device>,
 }
 
 impl CallPlan {
@@ -194,6 +201,7 @@ impl CallPlan {
             located: None,
             dialled_located: false,
             dialled_hunted: false,
+            devices: Vec::new(),
         }
     }
 
@@ -333,7 +341,7 @@ impl CallPlan {
                 self.observations.push(Observation::Responded { peer: p.name.clone() });
                 let was_located = self.located.as_ref().is_some_and(|l| l.contains(&i));
                 if was_located && status == DialStatus::ChanUnavail {
-                    self.observations.push(Observation::Stale { peer: p.name.clone(), devices: self.devices() });
+                    self.observations.push(Observation::Stale { peer: p.name.clone(), devices: locate::named(&self.devices) });
                 }
             } else if r.elapsed_ms >= silence_limit && p.technology.records_every_response() {
                 self.observations.push(Observation::Silent { peer: p.name.clone(), waited_ms: r.elapsed_ms });
@@ -415,15 +423,11 @@ impl CallPlan {
         self.state = State::Finished(outcome);
     }
 
-    /// The devices whose state says where the phone is.
-    fn devices(&self) -> Vec<String> {
-        self.exten().map(|e| locate::devices(&self.config.local_dial, e)).unwrap_or_default()
-    }
-
     /// Asks what each peer reports of the phone, and orders the peers.
-    fn route(&self, peers: &[usize], lookups: &mut dyn Lookups) -> locate::Route {
-        let devices = self.devices();
-        let reports: Vec<(usize, Report)> = peers.iter().map(|&i| (i, lookups.locate(&self.config.peers[i], &devices))).collect();
+    fn route(&mut self, peers: &[usize], lookups: &mut dyn Lookups) -> locate::Route {
+        let exten = self.args.as_ref().map(|a| a.exten.as_str()).unwrap_or_default();
+        self.devices = locate::devices(&self.config.local_dial, exten, &mut |name| lookups.pjsip_endpoint_exists(name));
+        let reports: Vec<(usize, Report)> = peers.iter().map(|&i| (i, lookups.locate(&self.config.peers[i], &self.devices))).collect();
         locate::route(&reports)
     }
 
@@ -455,7 +459,7 @@ impl CallPlan {
         DialRequest { target: Target::Local, app_data: dial_data(&dial, &timeout.to_string(), &options), mark: None }
     }
 
-    fn peer_request(&self, dialled: &[usize], support: HeaderSupport) -> DialRequest {
+    fn peer_request(&self, dialled: &[usize], (support, pre_dial): (HeaderSupport, bool)) -> DialRequest {
         let args = self.args.as_ref().expect("a plan with invalid arguments never dials");
         let c = &self.config;
         let timeout = args.timeout.unwrap_or(c.ring_timeout);
@@ -465,7 +469,7 @@ impl CallPlan {
         // An inherited header reaches PJSIP legs only: IAX2 legs get their
         // marker (an IAXVAR) from the pre-dial handler.
         let inherit = peer_leg::inherits(c.peer_leg_marking, support) && peers.iter().all(|p| p.technology == Technology::Pjsip);
-        let legs = peer_leg::plan(&c.node_name, &c.callerid_prefix, &self.arrival.caller, options, inherit);
+        let legs = peer_leg::plan(&c.node_name, &c.callerid_prefix, &self.arrival.caller, options, inherit, pre_dial);
         DialRequest {
             target: Target::Peers(peers.iter().map(|p| p.name.clone()).collect()),
             app_data: dial_data(&dial.join("&"), &format!("{timeout}^{}", c.peer_timeout), &legs.options),

@@ -2,7 +2,7 @@
 
 use super::config::ClusterConfig;
 use super::health::{HealthTable, PeerState};
-use super::locate::{state, Problem, Sync};
+use super::locate::{state, Device, Problem, Report, Sync};
 use super::stats::Counters;
 
 /// `marking`: how peer legs are marked now; `heap`: bytes and blocks the
@@ -55,16 +55,29 @@ pub struct LocationRow<'a> {
     pub peer: &'a str,
     pub sync: &'a Sync,
     pub health: PeerState,
-    /// With a phone asked for: its state there (None: no entry) and the
-    /// report's age.
-    pub phone: Option<Option<(i32, u64)>>,
+    /// With a phone asked for: what routing makes of the peer's reports,
+    /// and the state it reports (the newest present one, else the first;
+    /// None: no entry) with the report's age.
+    pub phone: Option<(Report, Option<(i32, u64)>)>,
 }
 
 /// `cluster show locations [exten]`.
-pub fn locations(config: &ClusterConfig, own_eid: &str, phone: Option<(&str, &[String])>, rows: &[LocationRow], problems: &[Problem]) -> String {
+pub fn locations(config: &ClusterConfig, own_eid: &str, phone: Option<(&str, &[Device])>, rows: &[LocationRow], problems: &[Problem]) -> String {
     let mut out = String::new();
     if let Some((exten, devices)) = phone {
-        out.push_str(&format!("Phone {exten} ({}); locate = {}\n", devices.join("&"), config.locate.as_str()));
+        let names: Vec<&str> = devices
+            .iter()
+            .map(|d| match d {
+                Device::Named(n) => n.as_str(),
+                Device::Unlocatable { destination, .. } => destination.as_str(),
+            })
+            .collect();
+        out.push_str(&format!("Phone {exten} ({}); locate = {}\n", names.join("&"), config.locate.as_str()));
+        for d in devices {
+            if let Device::Unlocatable { destination, why } = d {
+                out.push_str(&format!("Not located: {destination} ({why}); calls for it are hunted\n"));
+            }
+        }
     } else {
         out.push_str(&format!("locate = {}\n", config.locate.as_str()));
     }
@@ -81,12 +94,14 @@ pub fn locations(config: &ClusterConfig, own_eid: &str, phone: Option<(&str, &[S
             Sync::Untrusted => ("refused", "-".to_string()),
         };
         out.push_str(&format!("{:<16} {:<10} {:<18} {:<8}", r.peer, synced, eid, r.health.as_str()));
-        if let Some(report) = r.phone {
-            let (what, when) = match (r.sync, report) {
-                (Sync::Synced(_), Some((st, age_ms))) if state::present(st) => (state::name(st).to_string(), ago_ms(age_ms)),
-                (Sync::Synced(_), Some((st, age_ms))) => (format!("absent ({})", state::name(st)), ago_ms(age_ms)),
-                (Sync::Synced(_), None) => ("absent".to_string(), "-".to_string()),
-                _ => ("unknown".to_string(), "-".to_string()),
+        if let Some((report, seen)) = r.phone {
+            let when = seen.map_or("-".to_string(), |(_, age_ms)| ago_ms(age_ms));
+            let what = match (r.sync, report, seen) {
+                (Sync::Synced(_), Report::Present { .. }, Some((st, _))) => state::name(st).to_string(),
+                (Sync::Synced(_), Report::Absent, Some((st, _))) => format!("absent ({})", state::name(st)),
+                (Sync::Synced(_), Report::Absent, None) => "absent".to_string(),
+                (Sync::Synced(_), Report::Unknown, Some((st, _))) => format!("unknown ({})", state::name(st)),
+                _ => "unknown".to_string(),
             };
             out.push_str(&format!(" {what:<22} {when}"));
         }
@@ -145,18 +160,23 @@ mod tests {
         let e2 = Eid::parse("02:00:00:00:00:02").unwrap();
         let (synced, not) = (Sync::Synced(e2), Sync::NotSynced);
         let rows = [
-            LocationRow { peer: "node2", sync: &synced, health: PeerState::Up, phone: Some(Some((state::INUSE, 2_500))) },
-            LocationRow { peer: "node3", sync: &synced, health: PeerState::Up, phone: Some(None) },
-            LocationRow { peer: "node4", sync: &not, health: PeerState::Down, phone: Some(Some((state::NOT_INUSE, 1))) },
+            LocationRow { peer: "node2", sync: &synced, health: PeerState::Up, phone: Some((Report::Present { age_ms: 2_500 }, Some((state::INUSE, 2_500)))) },
+            LocationRow { peer: "node3", sync: &synced, health: PeerState::Up, phone: Some((Report::Absent, None)) },
+            LocationRow { peer: "node4", sync: &not, health: PeerState::Down, phone: Some((Report::Unknown, Some((state::NOT_INUSE, 1)))) },
+            LocationRow { peer: "node5", sync: &synced, health: PeerState::Up, phone: Some((Report::Unknown, Some((state::UNKNOWN, 700)))) },
         ];
-        let devices = vec!["PJSIP/102".to_string()];
+        let devices = vec![Device::Named("PJSIP/102".to_string())];
         let text = locations(&config(), "02:00:00:00:00:01", Some(("102", &devices)), &rows, &[]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "Phone 102 (PJSIP/102); locate = off");
         assert!(lines[2].starts_with("node2") && lines[2].contains("yes") && lines[2].contains("02:00:00:00:00:02") && lines[2].contains("INUSE") && lines[2].ends_with("2.5 s ago"), "{}", lines[2]);
         assert!(lines[3].contains("absent") && lines[3].ends_with('-'), "{}", lines[3]);
         assert!(lines[4].contains(" no ") && lines[4].contains("DOWN") && lines[4].contains("unknown"), "{}", lines[4]);
-        assert_eq!(lines[5], "3 peer(s); this node is 02:00:00:00:00:01");
+        assert!(lines[5].contains("unknown (UNKNOWN)") && lines[5].ends_with("0.7 s ago"), "an IAX2 phone chan_iax2 leaves to the core: {}", lines[5]);
+        assert_eq!(lines[6], "4 peer(s); this node is 02:00:00:00:00:01");
+        let devices = vec![Device::Unlocatable { destination: "PJSIP/102@trunk".into(), why: "a user at another endpoint" }];
+        let text = locations(&config(), "02:00:00:00:00:01", Some(("102", &devices)), &rows[..1], &[]);
+        assert!(text.contains("Not located: PJSIP/102@trunk (a user at another endpoint); calls for it are hunted"), "{text}");
     }
 
     #[test]

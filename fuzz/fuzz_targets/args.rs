@@ -9,7 +9,7 @@ use res_cluster_core::args::{self, MAX_EXTEN_LEN};
 use res_cluster_core::config::{build, parse_text, ClusterConfig, Defaults, Peer};
 use res_cluster_core::dialopts::DialOptions;
 use res_cluster_core::dialsyntax;
-use res_cluster_core::locate::Report;
+use res_cluster_core::locate::{Device, Report};
 use res_cluster_core::origin::Arrival;
 use res_cluster_core::peer_leg::HeaderSupport;
 use res_cluster_core::plan::{Action, CallPlan, DialResult, Lookups};
@@ -36,11 +36,14 @@ impl Lookups for Everything {
     fn hop_header(&mut self) -> Option<String> {
         None
     }
-    fn header_support(&mut self) -> HeaderSupport {
-        HeaderSupport::Inheritable
+    fn header_support(&mut self) -> (HeaderSupport, bool) {
+        (HeaderSupport::Inheritable, true)
     }
-    fn locate(&mut self, _: &Peer, _: &[String]) -> Report {
+    fn locate(&mut self, _: &Peer, _: &[Device]) -> Report {
         Report::Unknown
+    }
+    fn pjsip_endpoint_exists(&mut self, name: &str) -> bool {
+        name.len() % 2 == 0
     }
 }
 

@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let some = |b: &[u8]| (!b.is_empty()).then(|| b.to_vec());
     let caller = CallerId { name: some(name), number: some(number), presentation: 0x23, tag: some(tag) };
-    let legs = peer_leg::plan("node1", "9999", &caller, &options, true);
+    let legs = peer_leg::plan("node1", "9999", &caller, &options, true, true);
     let mut app_data = b"PJSIP/1@n2,20,".to_vec();
     app_data.extend_from_slice(&legs.options);
     let args = dialsyntax::read_app_args(&app_data);
@@ -32,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
         LegMark::Inherited { .. } => {}
+        LegMark::Unmarked => panic!("the header is inheritable here: legs are always marked"),
     }
     let read = dialsyntax::read_options(&args[2]).expect("Dial accepts the options");
     // Dial keeps the last of an option given twice.

@@ -30,20 +30,21 @@ impl Drop for Locked<'_> {
 }
 
 /// A header the legs inherit; removed when dropped, and the inheritance of
-/// the channel's headers put back as PJSIP_INHERITABLE_HEADER gives it.
+/// the channel's headers put back as PJSIP_INHERITABLE_HEADER gives it, or
+/// taken away when no header is left.
 pub struct InheritedHeader<'c, 'a> {
     chan: &'c Channel<'a>,
     name: String,
-    limited: bool,
 }
 
 impl Drop for InheritedHeader<'_, '_> {
     fn drop(&mut self) {
         self.chan.write_function(&format!("PJSIP_INHERITABLE_HEADER(remove,{})", self.name), "");
-        if self.limited {
-            // SAFETY: as in add_inheritable_header.
-            unsafe { sys::res_cluster_inherit_headers_forever(self.chan.ptr()) };
-        }
+        // SAFETY: the shim locks the channel; it changes only the
+        // inheritance count of the headers' datastore, a public field that
+        // channel.c reads, with the channel locked, when a channel is made
+        // from this one.
+        unsafe { sys::res_cluster_inherit_headers_restore(self.chan.ptr()) };
     }
 }
 
@@ -102,12 +103,14 @@ impl<'a> Channel<'a> {
         unsafe { borrowed(sys::ast_channel_name(self.ptr())) }.unwrap_or_default()
     }
 
-    /// A channel variable (or a global one of that name); None when unset.
+    /// A variable of the channel's own (globals are not read); None when
+    /// unset. Values past 255 bytes are cut: the variables read here
+    /// (DIALSTATUS, DIALEDPEERNAME, FROM_CLUSTER) are far shorter.
     pub fn var(&self, name: &str) -> Option<String> {
         let name = cstring(name);
-        let mut buf = vec![0 as c_char; 1024];
+        let mut buf = [0 as c_char; 256];
         // SAFETY: buf is writable for the length passed; the shim copies the
-        // value, NUL-terminated within buf, while the list it is in is locked.
+        // value, NUL-terminated within buf, under the channel's lock.
         let found = unsafe { sys::res_cluster_channel_var(self.ptr(), name.as_ptr(), buf.as_mut_ptr(), buf.len()) };
         if found == 0 {
             return None;
@@ -323,7 +326,7 @@ impl<'a> Channel<'a> {
             // is made from this one.
             unsafe { sys::res_cluster_inherit_headers_once(self.ptr()) };
         }
-        Some(InheritedHeader { chan: self, name: name.to_string(), limited: !had_own })
+        Some(InheritedHeader { chan: self, name: name.to_string() })
     }
 
     /// Hangs a mark on this (calling) channel for the legs Dial creates to
@@ -354,18 +357,20 @@ impl<'a> Channel<'a> {
     }
 
     /// Names of the outbound channels that left a cause in this channel's
-    /// dialed-causes table (each got at least one SIP response).
+    /// dialed-causes table (each got at least one SIP response), however
+    /// long the channel has lived and however many it dialled.
     pub fn dialed_cause_channels(&self) -> Vec<String> {
-        let mut buf = vec![0 as c_char; 8192];
-        // SAFETY: buf is writable for the length passed; the shim locks the
-        // channel and NUL-terminates within buf.
-        let n = unsafe { sys::res_cluster_dialed_causes(self.ptr(), buf.as_mut_ptr(), buf.len()) };
-        if n < 0 {
+        // SAFETY: the shim locks the channel, and hands out a NUL-terminated
+        // copy of the list (or NULL) that is ours to free.
+        let names = unsafe { sys::res_cluster_dialed_causes(self.ptr()) };
+        if names.is_null() {
             return Vec::new();
         }
-        // SAFETY: NUL-terminated by the shim.
-        let names = unsafe { borrowed(buf.as_ptr()) }.unwrap_or_default();
-        names.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+        // SAFETY: non-NULL and NUL-terminated; copied before it is freed.
+        let text = unsafe { borrowed(names) }.unwrap_or_default();
+        // SAFETY: allocated by the shim with ast_strdup, freed once, here.
+        unsafe { sys::res_cluster_free(names.cast()) };
+        text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
     }
 
     /// The technology's cause text (e.g. "SIP 404 Not Found") that outbound

@@ -114,12 +114,8 @@ impl Commands {
         let names: Vec<&CStr> = table.iter().map(|e| e.command).collect();
         let entries: Box<[sys::ast_cli_entry]> = table.into_iter().map(|e| e.raw).collect();
         let commands = Commands { entries: Box::into_raw(entries) };
-        let base = commands.entries as *mut sys::ast_cli_entry;
         for (i, name) in names.iter().enumerate() {
-            // SAFETY: `base.add(i)` is within the table, which stays at this
-            // address until Drop gives it up.
-            let rc = unsafe { sys::res_cluster_cli_register(base.add(i)) };
-            if rc != 0 {
+            if !commands.link(i) {
                 // An entry that failed is not linked; 0..i are.
                 commands.release(i);
                 std::mem::forget(commands);
@@ -129,15 +125,72 @@ impl Commands {
         Ok(commands)
     }
 
+    fn entry(&self, i: usize) -> *mut sys::ast_cli_entry {
+        debug_assert!(i < self.entries.len());
+        // SAFETY: i is within the table, which stays at this address until
+        // it is freed (release, unregister), after which it is not used.
+        unsafe { (self.entries as *mut sys::ast_cli_entry).add(i) }
+    }
+
+    fn link(&self, i: usize) -> bool {
+        // SAFETY: an entry of this table, not linked now; Asterisk links it
+        // and keeps the pointer until it is unregistered.
+        unsafe { sys::res_cluster_cli_register(self.entry(i)) == 0 }
+    }
+
+    /// Unlinks entry i; false, and nothing done, when a command uses it.
+    fn unlink(&self, i: usize) -> bool {
+        // SAFETY: an entry of this table that is linked.
+        unsafe { sys::res_cluster_cli_unregister(self.entry(i)) == 0 }
+    }
+
+    fn in_use(&self, i: usize) -> bool {
+        // SAFETY: an entry of this table; only its use count is read.
+        unsafe { sys::res_cluster_cli_in_use(self.entry(i)) != 0 }
+    }
+
+    /// Takes every command away, unless one of them is running: then those
+    /// already taken away are registered again and the commands are handed
+    /// back unchanged, for the caller to refuse its unload. (A running
+    /// command counts itself in the entry's use count from the moment it
+    /// finds it, under the CLI list's lock, until its handler returns; one
+    /// that found an entry just before it was unlinked shows in the count
+    /// checked afterwards.)
+    pub fn unregister(self) -> Result<(), Commands> {
+        let count = self.entries.len();
+        let mut unlinked = Vec::with_capacity(count);
+        let mut busy = false;
+        for i in (0..count).rev() {
+            if self.unlink(i) {
+                unlinked.push(i);
+            } else {
+                busy = true;
+            }
+        }
+        busy |= unlinked.iter().any(|&i| self.in_use(i));
+        if busy {
+            for &i in unlinked.iter().rev() {
+                if !self.link(i) {
+                    crate::ast_log!(Error, "res_cluster: could not register a CLI command again after a refused unload");
+                }
+            }
+            return Err(self);
+        }
+        // SAFETY: the table came from Box::into_raw in `register`, no entry
+        // of it is linked or in use, and it is freed once: `self` is
+        // forgotten so that Drop does not release it again.
+        drop(unsafe { Box::from_raw(self.entries) });
+        std::mem::forget(self);
+        Ok(())
+    }
+
     /// Unregisters the first `count` entries (newest first) and frees the
     /// table, unless a command still uses an entry: then the table is left
     /// to Asterisk for good (a few hundred bytes) rather than freed under it.
     fn release(&self, count: usize) {
-        let base = self.entries as *mut sys::ast_cli_entry;
         let mut in_use = false;
         for i in (0..count).rev() {
-            // SAFETY: entry i was registered at this address by `register`.
-            in_use |= unsafe { sys::res_cluster_cli_unregister(base.add(i)) } != 0;
+            in_use |= !self.unlink(i) || self.in_use(i);
         }
         if !in_use {
             // SAFETY: the table came from Box::into_raw in `register`, no

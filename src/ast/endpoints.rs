@@ -98,6 +98,17 @@ pub fn init_probes() -> bool {
     unsafe { sys::res_cluster_pjsip_api_init() != 0 }
 }
 
+/// Whether res_pjsip has an endpoint named `name`, as chan_pjsip looks up
+/// a dial string's resource (false without res_pjsip).
+pub fn pjsip_endpoint_exists(name: &str) -> bool {
+    let name = cstring(name);
+    // SAFETY: a valid string; the shim looks the endpoint up through the
+    // sorcery res_pjsip's API gave at load (res_pjsip stays loaded while
+    // res_cluster is, as an optional module it was loaded before) and gives
+    // the reference back.
+    unsafe { sys::res_cluster_pjsip_endpoint_exists(name.as_ptr()) != 0 }
+}
+
 /// Told how a probe went: the endpoint's name, and whether it answered.
 pub type ProbeDone = fn(endpoint: &str, answered: bool);
 

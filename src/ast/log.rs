@@ -7,6 +7,7 @@ use super::text::cstring;
 pub enum Level {
     Error,
     Warning,
+    Notice,
 }
 
 impl Level {
@@ -14,6 +15,7 @@ impl Level {
         (match self {
             Level::Error => sys::__LOG_ERROR,
             Level::Warning => sys::__LOG_WARNING,
+            Level::Notice => sys::__LOG_NOTICE,
         }) as i32
     }
 }

@@ -15,6 +15,15 @@ pub fn function_exists(name: &str) -> bool {
     !unsafe { sys::ast_custom_function_find(name.as_ptr()) }.is_null()
 }
 
+/// Whether a dialplan application of that name is registered right now.
+pub fn app_exists(name: &str) -> bool {
+    let name = cstring(name);
+    // SAFETY: a valid string; pbx_findapp looks the name up under the
+    // applications' list lock, and only the returned pointer's nullness is
+    // used.
+    !unsafe { sys::pbx_findapp(name.as_ptr()) }.is_null()
+}
+
 /// The registrar of everything res_cluster adds to the dialplan. Asterisk
 /// keeps this pointer in each extension (and a dialplan reload copies it into
 /// the extensions it rebuilds), so it is a static: valid until the module is

@@ -63,6 +63,9 @@ pub struct NodeSpec {
     /// Share device states with the peers (PJSIP publications, a beacon
     /// filter) and locate phones through them: `locate = devstate`.
     pub locate: bool,
+    /// The outbound-publish's `@device_state_filter`; default: the phones
+    /// (PJSIP endpoints named by a number) and the beacons.
+    pub device_state_filter: Option<String>,
     /// The node's entityid in asterisk.conf; default 02:00:00:00:00:<index>.
     pub entity_id: Option<String>,
     /// res_prometheus: None, not loaded; Some(enabled), loaded, serving
@@ -105,6 +108,7 @@ impl NodeSpec {
             pjsip: String::new(),
             without_modules: Vec::new(),
             locate: false,
+            device_state_filter: None,
             entity_id: None,
             prometheus: None,
             iax2_peers: false,
@@ -676,13 +680,14 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
         for &p in spec.peers.iter().chain(&spec.endpoints_only) {
             let peer_ip = net.node(p);
             let me = spec.index;
+            let filter = spec.device_state_filter.as_deref().unwrap_or(DEVICE_STATE_FILTER);
             // This node's device states (phones, and the beacon) go to the
             // peer, into the inbound-publication named after the endpoint it
             // has for this node; the peer's come in on ours for it.
             let _ = write!(
                 s,
                 "[cluster-node{p}]\ntype = outbound-publish\nserver_uri = sip:cluster-node{me}@{peer_ip}:5060\n\
-                 event = asterisk-devicestate\n@device_state_filter = ^(PJSIP/[0-9]+$|Cluster:)\n\n\
+                 event = asterisk-devicestate\n@device_state_filter = {filter}\n\n\
                  [cluster-node{p}]\ntype = inbound-publication\nendpoint = cluster-node{p}\n\
                  event_asterisk-devicestate = cluster-node{p}\n\n\
                  [cluster-node{p}]\ntype = asterisk-publication\ndevice_state = yes\ndevicestate_publish = cluster-node{p}\n\n"
@@ -692,6 +697,9 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
     s.push_str(&spec.pjsip);
     s
 }
+
+/// The devices whose states a node publishes to its peers, by default.
+pub const DEVICE_STATE_FILTER: &str = "^(PJSIP/[0-9]+$|Cluster:)";
 
 fn res_cluster_conf(spec: &NodeSpec) -> String {
     let locate = if spec.locate { "locate = devstate\n" } else { "" };

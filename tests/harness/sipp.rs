@@ -55,7 +55,19 @@ impl Phone {
     /// A phone at an address of the caller's choice (a second phone for the
     /// same extension on another node).
     pub fn register_from(ip: String, node: &Node, exten: &str, behaviour: Behaviour) -> Phone {
-        send_register(&ip, 5060, node, exten, 3600);
+        Phone::register_as(ip, node, exten, &node.ip, behaviour)
+    }
+
+    /// A phone that registers `exten@domain` (a multi-domain endpoint when
+    /// the node has one of that name).
+    pub fn register_as(ip: String, node: &Node, exten: &str, domain: &str, behaviour: Behaviour) -> Phone {
+        send_register_in(&ip, 5060, node, exten, domain, 3600);
+        Phone::answering_at(ip, exten, behaviour)
+    }
+
+    /// A SIP user agent at `ip`:5060 that answers as a phone does, without
+    /// registering anywhere (a gateway behind a trunk endpoint, say).
+    pub fn answering_at(ip: String, exten: &str, behaviour: Behaviour) -> Phone {
         let (file, delay_ms) = match behaviour {
             Behaviour::Answer => ("phone_answer.xml", 0),
             Behaviour::AnswerAfter(ms) => ("phone_answer_late.xml", ms),
@@ -132,7 +144,13 @@ impl Drop for Phone {
 /// A REGISTER of `exten` at `node` from `ip`:`port`, its contact at
 /// `ip`:5060, for `expires` seconds (0: removes it).
 fn send_register(ip: &str, port: u16, node: &Node, exten: &str, expires: u32) {
+    send_register_in(ip, port, node, exten, &node.ip, expires)
+}
+
+/// As `send_register`, for `exten@domain`.
+fn send_register_in(ip: &str, port: u16, node: &Node, exten: &str, domain: &str, expires: u32) {
     let mut command = sipp("register.xml", ip);
+    command.args(["-key", "domain", domain]);
     // The port SIPp sends from (the builder's default is 5060).
     if port != 5060 {
         command.args(["-p", &port.to_string()]);

@@ -1,6 +1,6 @@
 use super::*;
 use crate::callerid::CallerId;
-use crate::locate::Report;
+use crate::locate::{Device, Report};
 use crate::peer_leg::{HeaderSupport, LegMark};
 use crate::config::{build, parse_text, Defaults};
 
@@ -41,11 +41,14 @@ impl Lookups for Gate {
         self.2 += 1;
         self.1.map(str::to_string)
     }
-    fn header_support(&mut self) -> HeaderSupport {
-        HeaderSupport::Inheritable
+    fn header_support(&mut self) -> (HeaderSupport, bool) {
+        (HeaderSupport::Inheritable, true)
     }
-    fn locate(&mut self, _: &Peer, _: &[String]) -> Report {
+    fn locate(&mut self, _: &Peer, _: &[Device]) -> Report {
         Report::Unknown
+    }
+    fn pjsip_endpoint_exists(&mut self, _: &str) -> bool {
+        false
     }
 }
 
@@ -59,11 +62,14 @@ impl Lookups for OldAsterisk {
     fn hop_header(&mut self) -> Option<String> {
         None
     }
-    fn header_support(&mut self) -> HeaderSupport {
-        HeaderSupport::PerLeg
+    fn header_support(&mut self) -> (HeaderSupport, bool) {
+        (HeaderSupport::PerLeg, true)
     }
-    fn locate(&mut self, _: &Peer, _: &[String]) -> Report {
+    fn locate(&mut self, _: &Peer, _: &[Device]) -> Report {
         Report::Unknown
+    }
+    fn pjsip_endpoint_exists(&mut self, _: &str) -> bool {
+        false
     }
 }
 
@@ -435,11 +441,14 @@ impl Lookups for Located {
     fn hop_header(&mut self) -> Option<String> {
         None
     }
-    fn header_support(&mut self) -> HeaderSupport {
-        HeaderSupport::Inheritable
+    fn header_support(&mut self) -> (HeaderSupport, bool) {
+        (HeaderSupport::Inheritable, true)
     }
-    fn locate(&mut self, peer: &Peer, devices: &[String]) -> Report {
-        self.1 = devices.to_vec();
+    fn pjsip_endpoint_exists(&mut self, name: &str) -> bool {
+        name == "101@example.com"
+    }
+    fn locate(&mut self, peer: &Peer, devices: &[Device]) -> Report {
+        self.1 = crate::locate::named(devices);
         self.0.iter().find(|(n, _)| *n == peer.name).map_or(Report::Unknown, |(_, r)| *r)
     }
 }
