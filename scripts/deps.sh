@@ -20,9 +20,10 @@ if [ -n "$missing" ]; then
     [ "$(id -u)" = 0 ] || { say "missing:$missing; install them as root"; exit 1; }
     command -v apt-get >/dev/null 2>&1 || { say "missing:$missing, and no apt-get to install them"; exit 1; }
     say "installing$missing"
-    export DEBIAN_FRONTEND=noninteractive
+    # shellcheck source=scripts/apt.sh
+    . "$(dirname "$0")/apt.sh"
     # shellcheck disable=SC2086
-    apt-get install -y -q $missing >&2 || { apt-get update -q >&2 && apt-get install -y -q $missing >&2; } \
+    apt_get install -y -q $missing >&2 || { apt_get update -q >&2 && apt_get install -y -q $missing >&2; } \
         || { say "could not install$missing"; exit 1; }
 fi
 

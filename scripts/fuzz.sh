@@ -1,8 +1,10 @@
 #!/bin/sh
 # Fuzzes the argument parser, the configuration reader and the caller ID
 # written into Dial's options with cargo fuzz (libFuzzer), each for the given
-# seconds (default 300), then shrinks the corpus kept in fuzz/corpus. Any crash fails the run; its input is left in
-# fuzz/artifacts.
+# seconds (default 300). Each target starts from the hand-written seeds in
+# fuzz/seeds/<target> and keeps what it learns in build/fuzz-corpus/<target>
+# (shrunk with cargo fuzz cmin after each run; not kept in git). Any crash
+# fails the run; its input is left in fuzz/artifacts.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -21,9 +23,12 @@ fi
 
 for target in args config callerid; do
     echo "fuzz: $target for $seconds s" >&2
-    mkdir -p "fuzz/corpus/$target"
-    cargo fuzz run --sanitizer address "$target" "fuzz/corpus/$target" -- \
+    corpus="build/fuzz-corpus/$target"
+    mkdir -p "$corpus"
+    cp -n "fuzz/seeds/$target/"* "$corpus/"
+    # cargo fuzz resolves the corpus from fuzz/.
+    cargo fuzz run --sanitizer address "$target" "$PWD/$corpus" -- \
         -max_total_time="$seconds" -max_len=4096 -print_final_stats=1
-    cargo fuzz cmin --sanitizer address "$target" "fuzz/corpus/$target" >/dev/null 2>&1
+    cargo fuzz cmin --sanitizer address "$target" "$PWD/$corpus" >/dev/null 2>&1
 done
-echo "fuzz: no crash; corpus in fuzz/corpus" >&2
+echo "fuzz: no crash; corpus in build/fuzz-corpus" >&2

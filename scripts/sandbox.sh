@@ -73,8 +73,10 @@ fi
 if ! command -v debootstrap >/dev/null 2>&1; then
     say "installing debootstrap"
     command -v apt-get >/dev/null 2>&1 || die "debootstrap is missing and there is no apt-get; install debootstrap by hand"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >&2 \
-        || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >&2; } \
+    # shellcheck source=scripts/apt.sh
+    . "$(dirname "$0")/apt.sh"
+    apt_get install -y -q debootstrap >&2 \
+        || { apt_get update -q >&2 && apt_get install -y -q debootstrap >&2; } \
         || die "could not install debootstrap; install it by hand and run again"
 fi
 
