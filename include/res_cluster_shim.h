@@ -29,6 +29,8 @@ int res_cluster_reload(void);
 /* ast_log(level, ...) and ast_verb(level, ...), message already formatted. */
 void res_cluster_log(int level, const char *file, int line, const char *function, const char *message);
 void res_cluster_verb(int level, const char *file, int line, const char *function, const char *message);
+/* ast_get_version(): the running Asterisk's version ("22.10.1"). */
+const char *res_cluster_asterisk_version(void);
 /* VERBOSITY_ATLEAST(level): whether a verbose message of this level is shown anywhere. */
 int res_cluster_verbosity_atleast(int level);
 
@@ -77,6 +79,13 @@ int res_cluster_probes_in_flight(void);
 /* Whether res_pjsip has an endpoint of this name, as chan_pjsip looks a
  * dial string's resource up (0 without res_pjsip). */
 int res_cluster_pjsip_endpoint_exists(const char *name);
+/* res_pjsip's configuration objects read generically (see shim.c): one
+ * object, every object of a type (field NULL) or those whose field has a
+ * value; as text for res_cluster_free, NULL when there is none or no
+ * res_pjsip. And an object's extended field (@name), NULL when unset. */
+char *res_cluster_pjsip_object(const char *type, const char *id);
+char *res_cluster_pjsip_objects(const char *type, const char *field, const char *value);
+char *res_cluster_pjsip_object_extended(const char *type, const char *id, const char *name);
 
 /* ast_register_application_xml: the application's documentation comes from
  * the XML installed next to the module. */
@@ -151,6 +160,11 @@ void res_cluster_prometheus_append(void *output, const char *text);
  * The dialplan keeps the registrar pointer. */
 int res_cluster_add_extension(const char *context, const char *exten, int priority, const char *app,
 	const char *arg, const char *registrar);
+
+/* Hangs up (softly, with `cause`) the legs Dial made from `caller` whose
+ * names begin with `prefix`, that are not answered and not among the
+ * comma-separated names in `spare`; how many. */
+int res_cluster_hangup_silent_legs(struct ast_channel *caller, const char *prefix, const char *spare, int cause);
 
 /* The cause text outbound channel `leg` left on chan (e.g. "SIP 404 Not
  * Found"), copied into buf; 0 when there is none. Locks chan. */

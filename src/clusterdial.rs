@@ -1,9 +1,9 @@
 //! The ClusterDial application: reads the call's facts, follows the core's
 //! plan, and carries each step out through Asterisk's own Dial.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::os::raw::{c_char, c_int};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,8 @@ use crate::ast::channel::{Channel, ExecError};
 use crate::ast::{endpoints, guard, log, pbx, RawChannel};
 use crate::{ast_log, ast_verb};
 use crate::locate;
-use crate::runtime::{now, Runtime};
+use crate::runtime::{lock, now, Runtime};
+use crate::silence;
 
 pub const APP: &str = "ClusterDial";
 /// The pre-dial handler's application, run on each new leg to a peer.
@@ -124,11 +125,16 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
     // Which legs got any response is asked of peer legs only: it is what
     // tells a silent peer from a live one.
     let before: HashSet<String> = if to_peers { chan.dialed_cause_channels().into_iter().collect() } else { HashSet::new() };
+    if let Some(note) = &request.note {
+        warn_once(note);
+    }
     let started = Instant::now();
+    let watch = request.watch.as_ref().and_then(|w| silence::Armed::arm(chan, w));
     let rc = match &request.mark {
         Some(mark) => dial_marked(chan, &request.app_data, mark),
         None => chan.exec("Dial", &request.app_data),
     };
+    let silenced = watch.map(silence::Armed::disarm).unwrap_or_default();
     let rc = match rc {
         Ok(rc) => rc,
         Err(e) => {
@@ -147,7 +153,7 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
             }
         }
     }
-    let mut result = DialResult { status, dial_rc: rc, elapsed_ms, caller_hung_up: chan.hung_up(), ..DialResult::default() };
+    let mut result = DialResult { status, dial_rc: rc, elapsed_ms, caller_hung_up: chan.hung_up(), silenced, ..DialResult::default() };
     if to_peers {
         let new_legs: Vec<String> = chan.dialed_cause_channels().into_iter().filter(|leg| !before.contains(leg)).collect();
         if log::verbose_enabled(4) {
@@ -162,6 +168,15 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
         }
     }
     result
+}
+
+/// Logs `text` as a WARNING the first time it comes up (a few distinct
+/// texts at most: they name the administrator's own settings).
+fn warn_once(text: &str) {
+    static SAID: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    if lock(&SAID).insert(text.to_string()) {
+        ast_log!(Warning, "{text}");
+    }
 }
 
 /// Dials peers with the marks on their legs only (see `peer_leg`). The

@@ -14,3 +14,4 @@ mod heap;
 mod locate;
 mod module;
 mod runtime;
+mod silence;

@@ -10,18 +10,19 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use res_cluster_core::config::{self, ClusterConfig, Defaults, FILE_NAME};
+use res_cluster_core::version;
 
 use res_cluster_core::channel_name::Technology;
 use res_cluster_core::peer_leg::{self, HeaderSupport, PREDIAL_CONTEXT};
 
 use crate::ast::cli::Commands;
-use crate::ast::config::{host_name, load, system_name, config_dir, Loaded};
+use crate::ast::config::{asterisk_version, config_dir, host_name, load, system_name, Loaded};
 use crate::ast::pbx::{self, Context};
 use crate::ast::prometheus::Metrics;
 use crate::ast::endpoints::{self, Subscription};
 use crate::ast::{app, channel, devstate, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
 use crate::runtime::{self, lock, Runtime};
-use crate::{ast_log, ast_verb, clusterdial, commands, locate};
+use crate::{ast_log, ast_verb, clusterdial, commands, locate, silence};
 
 /// What load registered, for unload to take down.
 struct Registered {
@@ -29,6 +30,7 @@ struct Registered {
     commands: Option<Commands>,
     peer_states: Subscription,
     prober: Option<runtime::Prober>,
+    watcher: silence::Watcher,
     predial: Context,
     metrics: Option<Metrics>,
 }
@@ -78,6 +80,8 @@ fn load_module() -> Result<(), String> {
         channel::init_leg_marks()?;
         Runtime::start(config);
         undo.push(Runtime::stop);
+        // Before the application: every Dial to peers is watched.
+        let watcher = silence::Watcher::start()?;
         app::register(clusterdial::APP, clusterdial::execute)?;
         undo.push(|| app::unregister(clusterdial::APP));
         app::register(clusterdial::MARK_APP, clusterdial::mark_leg)?;
@@ -97,7 +101,7 @@ fn load_module() -> Result<(), String> {
         if metrics.is_none() {
             ast_verb!(2, "res_cluster: res_prometheus is not running: no metrics on /metrics");
         }
-        Ok(Registered { commands: Some(commands), peer_states, prober: Some(prober), predial, metrics })
+        Ok(Registered { commands: Some(commands), peer_states, prober: Some(prober), watcher, predial, metrics })
     })();
     match result {
         Ok(registered) => {
@@ -112,6 +116,7 @@ fn load_module() -> Result<(), String> {
             }
             ast_verb!(2, "{summary}");
             if let Some(runtime) = Runtime::current() {
+                warn_about(&runtime.config());
                 runtime.header_support();
                 runtime.seed_endpoint_states();
                 locate::beacon(&runtime.config().node_name, true);
@@ -173,7 +178,8 @@ fn unload_module() -> Result<(), String> {
         *registered = Some(r);
         return Err("a call is still inside ClusterDial, or a probe of a peer is still waiting for its answer; try again".into());
     }
-    let Registered { commands: _, peer_states, prober: _, predial, metrics } = r;
+    let Registered { commands: _, peer_states, prober: _, watcher, predial, metrics } = r;
+    drop(watcher);
     drop(metrics);
     drop(peer_states);
     drop(predial);
@@ -210,6 +216,7 @@ fn reload_module() -> c_int {
                 locate::beacon(&config.node_name, true);
             }
             runtime.replace_config(config);
+            warn_about(&runtime.config());
             runtime.header_support();
             runtime.seed_endpoint_states();
             0
@@ -219,6 +226,13 @@ fn reload_module() -> c_int {
             ast_log!(Error, "res_cluster: {why}; the running configuration stays in force");
             -1
         }
+    }
+}
+
+/// What the file asks for that this Asterisk gives differently.
+fn warn_about(config: &ClusterConfig) {
+    for w in &config.warnings {
+        ast_log!(Warning, "res_cluster: {FILE_NAME}: {w}");
     }
 }
 
@@ -249,7 +263,7 @@ fn read_config(only_if_changed: bool) -> Result<Option<ClusterConfig>, String> {
         }
         Loaded::Invalid => return Err(format!("{FILE_NAME} could not be parsed (Asterisk logged where)")),
     };
-    let defaults = Defaults { system_name: system_name(), host_name: host_name() };
+    let defaults = Defaults { system_name: system_name(), host_name: host_name(), dial_reads_fractions: version::dial_reads_fractions(&asterisk_version()) };
     config::build(&raw, &defaults).map(Some).map_err(|e| e.to_string())
 }
 

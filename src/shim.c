@@ -33,6 +33,7 @@
 #include <asterisk/taskprocessor.h>
 #include <asterisk/devicestate.h>
 #include <asterisk/res_prometheus.h>
+#include <asterisk/ast_version.h>
 
 #include <dlfcn.h>
 
@@ -48,6 +49,11 @@ void res_cluster_verb(int level, const char *file, int line, const char *functio
 	if (VERBOSITY_ATLEAST(level)) {
 		__ast_verbose(file, line, function, level, "%s\n", message);
 	}
+}
+
+const char *res_cluster_asterisk_version(void)
+{
+	return ast_get_version();
 }
 
 int res_cluster_verbosity_atleast(int level)
@@ -241,6 +247,104 @@ int res_cluster_pjsip_endpoint_exists(const char *name)
 	endpoint = ast_sorcery_retrieve_by_id(pjsip_api.sorcery(), "endpoint", name);
 	ao2_cleanup(endpoint);
 	return endpoint != NULL;
+}
+
+/*
+ * res_pjsip's configuration objects (endpoints, transports, identifies,
+ * outbound-publishes, contacts) read generically: each object's id and its
+ * fields as sorcery's own handlers write them (ast_sorcery_objectset_create2,
+ * the list handler first, so a field of several values gives several
+ * entries), one text for Rust to parse. No struct of res_pjsip's is read:
+ * their layouts are private and change between versions.
+ *
+ * Text: per object, its id, then per field "\x1f" name "\x1f" value, then
+ * "\x1e". Names and values of res_pjsip's objects hold no control bytes.
+ */
+static void append_object(struct ast_str **out, const void *object)
+{
+	struct ast_variable *fields = ast_sorcery_objectset_create2(pjsip_api.sorcery(), object, AST_HANDLER_PREFER_LIST);
+	struct ast_variable *field;
+
+	ast_str_append(out, 0, "%s", ast_sorcery_object_get_id(object));
+	for (field = fields; field; field = field->next) {
+		ast_str_append(out, 0, "\x1f%s\x1f%s", field->name, field->value);
+	}
+	ast_str_append(out, 0, "\x1e");
+	ast_variables_destroy(fields);
+}
+
+static char *str_to_heap(struct ast_str *text)
+{
+	char *copy = text ? ast_strdup(ast_str_buffer(text)) : NULL;
+
+	ast_free(text);
+	return copy;
+}
+
+char *res_cluster_pjsip_object(const char *type, const char *id)
+{
+	struct ast_str *out;
+	void *object;
+
+	if (!pjsip_api.sorcery || !(object = ast_sorcery_retrieve_by_id(pjsip_api.sorcery(), type, id))) {
+		return NULL;
+	}
+	out = ast_str_create(256);
+	if (out) {
+		append_object(&out, object);
+	}
+	ao2_ref(object, -1);
+	return str_to_heap(out);
+}
+
+static int append_cb(void *obj, void *arg, int flags)
+{
+	append_object(arg, obj);
+	return 0;
+}
+
+char *res_cluster_pjsip_objects(const char *type, const char *field, const char *value)
+{
+	struct ast_variable *match = NULL;
+	struct ao2_container *all;
+	struct ast_str *out;
+
+	if (!pjsip_api.sorcery) {
+		return NULL;
+	}
+	if (field && !(match = ast_variable_new(field, value, ""))) {
+		return NULL;
+	}
+	all = ast_sorcery_retrieve_by_fields(pjsip_api.sorcery(), type,
+		AST_RETRIEVE_FLAG_MULTIPLE | (match ? 0 : AST_RETRIEVE_FLAG_ALL), match);
+	ast_variables_destroy(match);
+	if (!all) {
+		return NULL;
+	}
+	out = ast_str_create(1024);
+	if (out) {
+		ast_str_set(&out, 0, "%s", "");
+		ao2_callback(all, OBJ_NODATA, append_cb, &out);
+	}
+	ao2_ref(all, -1);
+	return str_to_heap(out);
+}
+
+char *res_cluster_pjsip_object_extended(const char *type, const char *id, const char *name)
+{
+	void *object;
+	const char *value;
+	char *copy = NULL;
+
+	if (!pjsip_api.sorcery || !(object = ast_sorcery_retrieve_by_id(pjsip_api.sorcery(), type, id))) {
+		return NULL;
+	}
+	value = ast_sorcery_object_get_extended(object, name);
+	if (value) {
+		copy = ast_strdup(value);
+	}
+	ao2_ref(object, -1);
+	return copy;
 }
 
 struct probe {
@@ -558,6 +662,58 @@ void res_cluster_prometheus_unregister(void)
 void res_cluster_prometheus_append(void *output, const char *text)
 {
 	ast_str_append((struct ast_str **) output, 0, "%s", text);
+}
+
+/* Whether `name` is one of the comma-separated names in `list` (as
+ * ast_channel_dialed_causes_channels writes them: "a,b,c"). */
+static int name_listed(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+	const char *at = list;
+
+	while (at && (at = strstr(at, name))) {
+		if ((at == list || at[-1] == ',') && (at[len] == ',' || at[len] == '\0')) {
+			return 1;
+		}
+		at += len;
+	}
+	return 0;
+}
+
+int res_cluster_hangup_silent_legs(struct ast_channel *caller, const char *prefix, const char *spare, int cause)
+{
+	char linkedid[AST_MAX_UNIQUEID];
+	struct ast_channel_iterator *it;
+	struct ast_channel *leg;
+	int count = 0;
+
+	/* The legs Dial made from caller share its linked ID (a channel
+	 * requested by another copies its linkedid) and are named after the
+	 * endpoint they go out on ("PJSIP/cluster-node2-0000002a"). */
+	ast_channel_lock(caller);
+	ast_copy_string(linkedid, ast_channel_linkedid(caller), sizeof(linkedid));
+	ast_channel_unlock(caller);
+	if (!(it = ast_channel_iterator_by_name_new(prefix, strlen(prefix)))) {
+		return 0;
+	}
+	for (; (leg = ast_channel_iterator_next(it)); ast_channel_unref(leg)) {
+		if (leg == caller) {
+			continue;
+		}
+		ast_channel_lock(leg);
+		if (!strcmp(ast_channel_linkedid(leg), linkedid) && ast_channel_state(leg) != AST_STATE_UP
+			&& !name_listed(spare, ast_channel_name(leg))) {
+			/* Dial reads the cause when the leg goes (handle_cause: anything
+			 * but busy, congestion, no answer or normal clearing counts as
+			 * "no channel"), and moves on to the legs still ringing. */
+			ast_channel_hangupcause_set(leg, cause);
+			ast_softhangup_nolock(leg, AST_SOFTHANGUP_EXPLICIT);
+			count++;
+		}
+		ast_channel_unlock(leg);
+	}
+	ast_channel_iterator_destroy(it);
+	return count;
 }
 
 int res_cluster_dialed_cause(struct ast_channel *chan, const char *leg, char *buf, size_t len)

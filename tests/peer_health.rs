@@ -243,3 +243,50 @@ fn a_long_lived_channel_with_thousands_of_dialled_legs_still_tells_a_live_peer()
     assert!(!row.contains("DOWN"), "{row}");
     assert!(!nodes[0].log().contains("no response to a call"), "node2 answered every leg");
 }
+
+#[test]
+fn a_phone_on_the_peer_that_rings_late_is_answered_and_its_peer_stays_up() {
+    // The peer answers the INVITE at once (100 Trying) and relays ringing
+    // only when its phone rings, 2 s later: a peer that responded is alive,
+    // and rings for the ring timeout; peer_timeout (1 s) is for silence.
+    let net = Net::allocate();
+    let nodes = cluster(&net, 2, |_| {});
+    let phone = Phone::register(&net, &nodes[1], "102", Behaviour::RingAfter(2_000));
+
+    let report = call(&net, &nodes[0], "102", &CallOptions::default());
+
+    assert!(report.answered(), "{report:?}");
+    assert!(report.setup_ms.unwrap() > 1_900.0, "the phone took its 2 s: {report:?}");
+    assert_eq!(phone.invites().len(), 1);
+    let r = nodes[0].wait_results(1, 5 * SECOND);
+    assert_eq!((r[0].cluster.as_str(), r[0].node.as_str()), ("ANSWER", "node2"));
+    let row = peer_row(&nodes[0], "node2");
+    assert!(row.contains(" UP ") && !row.contains("no response"), "{row}");
+    assert!(!nodes[0].log().contains("sent no response in time"), "{}", nodes[0].log());
+}
+
+#[test]
+fn an_asterisk_whose_dial_reads_whole_seconds_is_given_whole_seconds_and_the_log_says_so() {
+    let net = Net::allocate();
+    let nodes = cluster(&net, 1, |s| {
+        s.fault_injection = true;
+        s.env = vec![("RES_CLUSTER_ASTERISK_VERSION".into(), "22.6.0".into())];
+        s.general = "ring_timeout = 2.5".into();
+        s.dialplan = "exten => _frac.,1,Set(CD_EXTEN=${EXTEN:4})\n same => n,ClusterDial(${EXTEN:4},1.5)\n".into();
+    });
+    let _phone = Phone::register(&net, &nodes[0], "101", Behaviour::Answer);
+    let said = "res_cluster.conf: ring_timeout = 2.5: this Asterisk's Dial reads whole seconds only";
+    assert!(nodes[0].wait_log(said, 5 * SECOND), "{}", nodes[0].log());
+    assert!(nodes[0].log().lines().any(|l| l.contains(" WARNING[") && l.contains(said)));
+
+    assert!(call(&net, &nodes[0], "101", &CallOptions::default()).answered());
+    assert!(call(&net, &nodes[0], "frac101", &CallOptions::default()).answered());
+    assert!(call(&net, &nodes[0], "frac101", &CallOptions::default()).answered());
+
+    assert!(nodes[0].wait_log("dialling this node: Dial(PJSIP/101,2)", 5 * SECOND), "{}", nodes[0].log());
+    let log = nodes[0].log();
+    assert!(log.contains("dialling this node: Dial(PJSIP/101,3)"), "ring_timeout 2.5 goes as 3");
+    assert!(!log.contains("Dial(PJSIP/101,2.5") && !log.contains("Dial(PJSIP/101,1.5"), "no fraction went to Dial");
+    let note = "ClusterDial's timeout 1.5 is dialled as 2 s: this Asterisk's Dial reads whole seconds only";
+    assert_eq!(log.lines().filter(|l| l.contains(" WARNING[") && l.contains(note)).count(), 1, "said once, not per call:\n{log}");
+}

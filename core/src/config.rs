@@ -44,13 +44,24 @@ pub struct RawConfig {
     pub sections: Vec<RawSection>,
 }
 
-/// What the configuration falls back on when a key is absent.
-#[derive(Clone, Debug, Default)]
+/// What the configuration falls back on when a key is absent, and what the
+/// running Asterisk can do.
+#[derive(Clone, Debug)]
 pub struct Defaults {
     /// asterisk.conf's `systemname`.
     pub system_name: String,
     /// The machine's host name, when asterisk.conf names no system.
     pub host_name: String,
+    /// Whether this Asterisk's Dial reads fractional timeouts (see
+    /// `version`); when not, a fractional `ring_timeout` is dialled rounded
+    /// up, with a warning.
+    pub dial_reads_fractions: bool,
+}
+
+impl Default for Defaults {
+    fn default() -> Defaults {
+        Defaults { system_name: String::new(), host_name: String::new(), dial_reads_fractions: true }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +119,32 @@ impl Locate {
     }
 }
 
+/// What makes a call or a publication from a peer the peer's, beyond the
+/// endpoint Asterisk identified it as (usually by its source address, which
+/// a sender over UDP can forge).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trust {
+    /// The peer's calls must arrive over one of this node's TLS transports
+    /// (its endpoint dials over TLS; certificates are checked both ways by
+    /// the transports). A call on the peer's endpoint that arrived any other
+    /// way is an ordinary caller's.
+    pub tls: bool,
+    /// The peer's endpoint authenticates every request (`auth =` in
+    /// pjsip.conf): Asterisk challenges its calls and publications alike.
+    pub auth: bool,
+}
+
+impl Trust {
+    pub fn describe(self) -> &'static str {
+        match (self.tls, self.auth) {
+            (false, false) => "address",
+            (true, false) => "tls",
+            (false, true) => "auth",
+            (true, true) => "tls,auth",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Peer {
     /// The section name: the peer's node name.
@@ -127,6 +164,7 @@ pub struct Peer {
     /// The peer's entity ID, when configured: it must agree with the one its
     /// publications carry.
     pub entity_id: Option<Eid>,
+    pub trust: Trust,
 }
 
 impl Peer {
@@ -156,11 +194,26 @@ pub struct ClusterConfig {
     pub peer_leg_marking: LegMarking,
     pub locate: Locate,
     pub peers: Vec<Peer>,
+    /// Whether this Asterisk's Dial reads fractional timeouts.
+    pub dial_reads_fractions: bool,
+    /// What the file asks for that this Asterisk gives differently, for the
+    /// log (a WARNING each, at load and reload).
+    pub warnings: Vec<String>,
 }
 
 impl ClusterConfig {
     pub fn falls_back_on(&self, status: DialStatus) -> bool {
         self.fallback_on.contains(&status)
+    }
+
+    /// A timeout as this Asterisk's Dial must be given it: as it is, or
+    /// rounded up to whole seconds when Dial reads no fractions.
+    pub fn dial_timeout(&self, t: Seconds) -> Seconds {
+        if self.dial_reads_fractions {
+            t
+        } else {
+            t.ceil()
+        }
     }
 
     /// The peer whose calls arrive on endpoint `endpoint` of `tech`.
@@ -220,7 +273,7 @@ pub const GENERAL_KEYS: [&str; 11] = [
     "peer_leg_marking",
     "locate",
 ];
-pub const PEER_KEYS: [&str; 5] = ["type", "dial", "endpoint", "outbound_publish", "entity_id"];
+pub const PEER_KEYS: [&str; 6] = ["type", "dial", "endpoint", "outbound_publish", "entity_id", "trust"];
 
 /// Checks every section and key; the first fault found is returned.
 pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, ConfigError> {
@@ -303,6 +356,14 @@ pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, Conf
         None => Locate::Off,
     };
 
+    let mut warnings = Vec::new();
+    if !defaults.dial_reads_fractions && !ring_timeout.is_whole() {
+        warnings.push(format!(
+            "ring_timeout = {ring_timeout}: this Asterisk's Dial reads whole seconds only (fractions from 20.17, 22.7, 23.1; none in 21), so calls ring for {} s",
+            ring_timeout.ceil()
+        ));
+    }
+
     let mut peers: Vec<Peer> = Vec::new();
     for section in &peer_sections {
         let peer = build_peer(section)?;
@@ -332,6 +393,8 @@ pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, Conf
         peer_leg_marking,
         locate,
         peers,
+        dial_reads_fractions: defaults.dial_reads_fractions,
+        warnings,
     })
 }
 
@@ -365,6 +428,23 @@ fn parse_fallback(value: &str) -> Result<Vec<DialStatus>, String> {
         }
     }
     Ok(out)
+}
+
+fn parse_trust(value: &str) -> Result<Trust, String> {
+    let mut trust = Trust::default();
+    let mut address = false;
+    for word in value.split(',').map(|w| w.trim().to_ascii_lowercase()).filter(|w| !w.is_empty()) {
+        match word.as_str() {
+            "tls" => trust.tls = true,
+            "auth" => trust.auth = true,
+            "address" => address = true,
+            other => return Err(format!("'{other}' is not a way to trust a peer; use address, or tls and/or auth")),
+        }
+    }
+    if address && trust != Trust::default() {
+        return Err("address is trust by address alone; it does not go with tls or auth".into());
+    }
+    Ok(trust)
 }
 
 fn build_peer(section: &Section) -> Result<Peer, ConfigError> {
@@ -421,7 +501,20 @@ fn build_peer(section: &Section) -> Result<Peer, ConfigError> {
         Some(e) => Some(Eid::parse(&e.value).map_err(|m| section.error(Some(e), m))?),
         None => None,
     };
-    Ok(Peer { name, dial, technology, endpoint, outbound_endpoint, outbound_publish, entity_id })
+    let trust = match section.get("trust") {
+        Some(e) => {
+            let trust = parse_trust(&e.value).map_err(|m| section.error(Some(e), m))?;
+            if technology == Technology::Iax2 && trust != Trust::default() {
+                return Err(section.error(
+                    Some(e),
+                    "an IAX2 peer is trusted by the iax.conf user its calls authenticate as (its secret); trust = tls and auth are for PJSIP peers".into(),
+                ));
+            }
+            trust
+        }
+        None => Trust::default(),
+    };
+    Ok(Peer { name, dial, technology, endpoint, outbound_endpoint, outbound_publish, entity_id, trust })
 }
 
 /// One section, its keys checked for duplicates, with error helpers.

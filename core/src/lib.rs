@@ -22,3 +22,4 @@ pub mod seconds;
 pub mod stats;
 pub mod status;
 pub mod template;
+pub mod version;

@@ -15,6 +15,7 @@ use super::config::{ClusterConfig, Locate, Peer, Strategy};
 use super::locate::{self, Device, Report};
 use super::origin::{Arrival, Origin};
 use super::peer_leg::{self, HeaderSupport, LegMark};
+use super::seconds::Seconds;
 use super::status::DialStatus;
 
 /// What the plan asks of the call's surroundings, and only when it must.
@@ -53,6 +54,40 @@ pub struct DialRequest {
     pub app_data: Vec<u8>,
     /// For legs to peers: what to put on them before the INVITEs leave.
     pub mark: Option<LegMark>,
+    /// For legs to peers over PJSIP: the peers that must have sent some
+    /// response within `peer_timeout`.
+    pub watch: Option<SilenceWatch>,
+    /// What the Dial is given differently from what was asked, for the log
+    /// (a timeout rounded up to the whole seconds this Dial reads).
+    pub note: Option<String>,
+}
+
+/// A watch on a Dial to peers: when `after_ms` have passed, the legs of
+/// every peer listed that has sent no SIP response at all (not even 100
+/// Trying) are given up, and the shell reports those peers silenced. A peer
+/// that responded rings for the whole timeout, however slowly its phone
+/// starts to ring (Dial's own progress timeout would give up on a leg that
+/// has not rung yet, after the peer's 100 Trying).
+///
+/// On a cluster call the local Dial is watched too (`phones`): a phone's
+/// PJSIP leg that has sent nothing at all (a user agent answers an INVITE
+/// within 200 ms, RFC 3261 17.2.1) is a registration whose phone is gone,
+/// and giving it up tells the forwarding node at once that the phone is not
+/// here, rather than after the ring time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SilenceWatch {
+    pub after_ms: u64,
+    pub peers: Vec<WatchedPeer>,
+    /// Watch this node's own PJSIP legs, each on its own.
+    pub phones: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchedPeer {
+    pub peer: String,
+    pub technology: Technology,
+    /// The endpoint its legs go out on.
+    pub endpoint: String,
 }
 
 /// What the shell saw of one Dial.
@@ -73,6 +108,9 @@ pub struct DialResult {
     pub responded: Vec<(Technology, String)>,
     /// Endpoint of the leg that answered.
     pub answered_endpoint: Option<(Technology, String)>,
+    /// Peers whose legs the silence watch gave up: they sent nothing within
+    /// `peer_timeout`.
+    pub silenced: Vec<String>,
 }
 
 /// What a Dial taught about a peer.
@@ -334,7 +372,6 @@ impl CallPlan {
     fn record_peers(&mut self, r: DialResult, dialled: Vec<usize>, rest: Vec<usize>) {
         let config = Arc::clone(&self.config);
         let peers: Vec<&Peer> = dialled.iter().map(|&i| &config.peers[i]).collect();
-        let silence_limit = config.peer_timeout.millis().saturating_sub(20);
         let status = r.status.unwrap_or(DialStatus::ChanUnavail);
         for (&i, p) in dialled.iter().zip(&peers) {
             if r.responded.iter().any(|(tech, ep)| p.owns_leg(*tech, ep)) {
@@ -343,7 +380,7 @@ impl CallPlan {
                 if was_located && status == DialStatus::ChanUnavail {
                     self.observations.push(Observation::Stale { peer: p.name.clone(), devices: locate::named(&self.devices) });
                 }
-            } else if r.elapsed_ms >= silence_limit && p.technology.records_every_response() {
+            } else if r.silenced.contains(&p.name) {
                 self.observations.push(Observation::Silent { peer: p.name.clone(), waited_ms: r.elapsed_ms });
             }
         }
@@ -450,19 +487,34 @@ impl CallPlan {
         callerid::strip_prefix(&self.config.callerid_prefix, number)
     }
 
+    /// The ring timeout for this call as this Dial reads it, and a note
+    /// when the call's own timeout argument had to be rounded up.
+    fn timeout(&self) -> (Seconds, Option<String>) {
+        let args = self.args.as_ref().expect("a plan with invalid arguments never dials");
+        let asked = args.timeout.unwrap_or(self.config.ring_timeout);
+        let given = self.config.dial_timeout(asked);
+        // The configured ring_timeout's rounding is logged at load.
+        let note = (args.timeout.is_some() && given != asked).then(|| {
+            format!("ClusterDial's timeout {asked} is dialled as {given} s: this Asterisk's Dial reads whole seconds only")
+        });
+        (given, note)
+    }
+
     fn local_request(&self) -> DialRequest {
         let args = self.args.as_ref().expect("a plan with invalid arguments never dials");
-        let timeout = args.timeout.unwrap_or(self.config.ring_timeout);
+        let (timeout, note) = self.timeout();
         let options = args.options.clone().unwrap_or_else(|| self.config.dial_options.clone());
         let dial = self.config.local_dial.render(&args.exten);
         let options = options.to_string().into_bytes();
-        DialRequest { target: Target::Local, app_data: dial_data(&dial, &timeout.to_string(), &options), mark: None }
+        let watch = (self.origin.trusted_peer().is_some() && dial.split('&').any(|d| d.starts_with("PJSIP/")))
+            .then(|| SilenceWatch { after_ms: self.config.peer_timeout.millis(), peers: Vec::new(), phones: true });
+        DialRequest { target: Target::Local, app_data: dial_data(&dial, &timeout.to_string(), &options), mark: None, watch, note }
     }
 
     fn peer_request(&self, dialled: &[usize], (support, pre_dial): (HeaderSupport, bool)) -> DialRequest {
         let args = self.args.as_ref().expect("a plan with invalid arguments never dials");
         let c = &self.config;
-        let timeout = args.timeout.unwrap_or(c.ring_timeout);
+        let (timeout, note) = self.timeout();
         let options = args.options.as_ref().unwrap_or(&c.dial_options);
         let peers: Vec<&Peer> = dialled.iter().map(|&i| &c.peers[i]).collect();
         let dial: Vec<String> = peers.iter().map(|p| p.dial.render(&args.exten)).collect();
@@ -470,10 +522,24 @@ impl CallPlan {
         // marker (an IAXVAR) from the pre-dial handler.
         let inherit = peer_leg::inherits(c.peer_leg_marking, support) && peers.iter().all(|p| p.technology == Technology::Pjsip);
         let legs = peer_leg::plan(&c.node_name, &c.callerid_prefix, &self.arrival.caller, options, inherit, pre_dial);
+        // Silence is told by the SIP responses PJSIP legs record; chan_iax2
+        // records none for a call it merely sent (its autokill gives up on a
+        // peer that does not acknowledge the call).
+        let watched: Vec<WatchedPeer> = peers
+            .iter()
+            .filter(|p| p.technology.records_every_response())
+            .map(|p| WatchedPeer {
+                peer: p.name.clone(),
+                technology: p.technology,
+                endpoint: p.outbound_endpoint.clone().unwrap_or_else(|| p.endpoint.clone()),
+            })
+            .collect();
         DialRequest {
             target: Target::Peers(peers.iter().map(|p| p.name.clone()).collect()),
-            app_data: dial_data(&dial.join("&"), &format!("{timeout}^{}", c.peer_timeout), &legs.options),
+            app_data: dial_data(&dial.join("&"), &timeout.to_string(), &legs.options),
             mark: Some(legs.mark),
+            watch: (!watched.is_empty()).then(|| SilenceWatch { after_ms: c.peer_timeout.millis(), peers: watched, phones: false }),
+            note,
         }
     }
 }

@@ -58,6 +58,19 @@ impl Seconds {
     }
 }
 
+impl Seconds {
+    /// Whether it is a whole number of seconds.
+    pub fn is_whole(self) -> bool {
+        self.millis % 1000 == 0
+    }
+
+    /// Rounded up to whole seconds (what a Dial that reads whole seconds
+    /// only is given, so that it waits at least as long).
+    pub fn ceil(self) -> Seconds {
+        Seconds { millis: self.millis.div_ceil(1000) * 1000 }
+    }
+}
+
 /// Rendered the way Dial reads it: "20", "1.5", "0.25".
 impl fmt::Display for Seconds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -92,6 +105,14 @@ mod tests {
         }
         assert!(Seconds::parse("0.05", 100).is_err());
         assert!(Seconds::parse("0.1", 100).is_ok());
+    }
+
+    #[test]
+    fn rounds_up_to_whole_seconds() {
+        assert_eq!(Seconds::from_millis(2_500).ceil(), Seconds::from_millis(3_000));
+        assert_eq!(Seconds::from_millis(2_000).ceil(), Seconds::from_millis(2_000));
+        assert_eq!(Seconds::from_millis(1).ceil(), Seconds::from_millis(1_000));
+        assert!(Seconds::from_millis(2_000).is_whole() && !Seconds::from_millis(2_001).is_whole());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use res_cluster_core::config::{build, parse_text, Defaults, GENERAL_KEYS, PEER_K
 const SAMPLE: &str = include_str!("../../res_cluster.conf.sample");
 
 fn defaults() -> Defaults {
-    Defaults { system_name: "node1".into(), host_name: String::new() }
+    Defaults { system_name: "node1".into(), host_name: String::new(), ..Defaults::default() }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use res_cluster_core::config::{build, parse_text, Defaults};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let defaults = Defaults { system_name: "node1".into(), host_name: "host".into() };
+    let defaults = Defaults { system_name: "node1".into(), host_name: "host".into(), ..Defaults::default() };
     let raw = match parse_text("res_cluster.conf", text) {
         Ok(raw) => raw,
         Err(e) => {

@@ -63,6 +63,24 @@ impl Drop for AttachedLegMark<'_, '_> {
     }
 }
 
+/// A channel lent to an application, held by another thread for as long as
+/// the application's own code says it is still lent (the silence watch).
+pub struct ChannelPtr(NonNull<sys::ast_channel>);
+
+// SAFETY: the pointer is only dereferenced through `channel`, whose caller
+// vouches that the application the channel was lent to has not returned;
+// the channel's own lock guards what is done with it from any thread.
+unsafe impl Send for ChannelPtr {}
+
+impl ChannelPtr {
+    /// # Safety
+    /// The application the channel was lent to (`Channel::from_app`) has
+    /// not returned, and does not return until the returned value is gone.
+    pub unsafe fn channel(&self) -> Channel<'_> {
+        Channel { raw: self.0, _lent: PhantomData }
+    }
+}
+
 #[derive(Debug)]
 pub enum ExecError {
     /// The application is not loaded.
@@ -88,6 +106,23 @@ impl<'a> Channel<'a> {
 
     fn ptr(&self) -> *mut sys::ast_channel {
         self.raw.as_ptr()
+    }
+
+    /// The channel, for another thread to use while this application still
+    /// runs (see `ChannelPtr::channel`).
+    pub fn as_ptr(&self) -> ChannelPtr {
+        ChannelPtr(self.raw)
+    }
+
+    /// Hangs up (softly, with `cause`) the legs Dial made from this channel
+    /// whose names begin with `prefix`, that are not answered and not named
+    /// in `spare`; how many.
+    pub fn hang_up_legs(&self, prefix: &str, spare: &[String], cause: i32) -> usize {
+        let (prefix, spare) = (cstring(prefix), cstring(&spare.join(",")));
+        // SAFETY: valid strings; the shim locks this channel to read its
+        // linked ID, then each candidate leg (holding a reference from the
+        // channel iterator) while it checks and hangs it up.
+        unsafe { sys::res_cluster_hangup_silent_legs(self.ptr(), prefix.as_ptr(), spare.as_ptr(), cause) }.max(0) as usize
     }
 
     fn lock(&self) -> Locked<'_> {

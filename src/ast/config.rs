@@ -109,3 +109,15 @@ pub fn host_name() -> String {
         borrowed(buf.as_ptr()).unwrap_or_default()
     }
 }
+
+/// The running Asterisk's version, as `core show version` names it
+/// ("22.10.1"; "GIT-..." for a build from git).
+pub fn asterisk_version() -> String {
+    // The version the test that forces an older Dial pretends to run.
+    #[cfg(feature = "fault-injection")]
+    if let Ok(v) = std::env::var("RES_CLUSTER_ASTERISK_VERSION") {
+        return v;
+    }
+    // SAFETY: ast_get_version returns a static string of the core.
+    unsafe { borrowed(sys::res_cluster_asterisk_version()) }.unwrap_or_default()
+}

@@ -34,6 +34,9 @@ pub enum Behaviour {
     Answer,
     /// Rings this many milliseconds, then answers.
     AnswerAfter(u32),
+    /// Sends 100 Trying, starts to ring only after this many milliseconds,
+    /// and answers at once then.
+    RingAfter(u32),
     Busy,
     /// Rings until the caller gives up.
     Ring,
@@ -71,6 +74,7 @@ impl Phone {
         let (file, delay_ms) = match behaviour {
             Behaviour::Answer => ("phone_answer.xml", 0),
             Behaviour::AnswerAfter(ms) => ("phone_answer_late.xml", ms),
+            Behaviour::RingAfter(ms) => ("phone_ring_late.xml", ms),
             Behaviour::Busy => ("phone_busy.xml", 0),
             Behaviour::Ring => ("phone_ring.xml", 0),
         };

@@ -1,7 +1,7 @@
 use super::*;
 
 fn defaults() -> Defaults {
-    Defaults { system_name: "node1".into(), host_name: "host".into() }
+    Defaults { system_name: "node1".into(), host_name: "host".into(), ..Defaults::default() }
 }
 
 fn load(text: &str) -> Result<ClusterConfig, ConfigError> {
@@ -117,7 +117,7 @@ fn an_empty_file_means_the_defaults() {
 #[test]
 fn node_name_falls_back_to_the_host_name() {
     let raw = parse_text("f", "").unwrap();
-    let c = build(&raw, &Defaults { system_name: String::new(), host_name: "pbx-a".into() }).unwrap();
+    let c = build(&raw, &Defaults { system_name: String::new(), host_name: "pbx-a".into(), ..Defaults::default() }).unwrap();
     assert_eq!(c.node_name, "pbx-a");
     let e = build(&raw, &Defaults::default()).unwrap_err();
     assert!(e.message.contains("set node_name"), "{e}");
@@ -192,7 +192,7 @@ fn every_bad_file_gets_its_own_clear_error() {
         ("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@n2\nendpoint = a/b\n".into(),
          "res_cluster.conf line 4: [node2] endpoint: 'a/b' is not a PJSIP endpoint name"),
         ("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@n2\ncontext = x\n".into(),
-         "res_cluster.conf line 4: [node2] context: unknown key; peer sections take type, dial, endpoint, outbound_publish, entity_id"),
+         "res_cluster.conf line 4: [node2] context: unknown key; peer sections take type, dial, endpoint, outbound_publish, entity_id, trust"),
         ("[node1]\ntype = peer\ndial = PJSIP/${EXTEN}@n1\n".into(),
          "res_cluster.conf line 2: [node1] 'node1' is this node's own node_name; a node is not its own peer"),
         (format!("{peer}{peer}"),
@@ -275,4 +275,40 @@ fn a_sections_own_key_overrides_its_templates() {
     };
     let c = build(&raw, &defaults()).unwrap();
     assert_eq!(c.peers[0].endpoint, "own");
+}
+
+#[test]
+fn a_peer_is_trusted_by_address_tls_or_auth() {
+    let c = load(
+        "[general]\nnode_name = node1\n\
+         [node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n\
+         [node3]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node3\ntrust = tls\n\
+         [node4]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node4\ntrust = auth, TLS\n\
+         [node5]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node5\ntrust = auth\n",
+    )
+    .unwrap();
+    let trust: Vec<&str> = c.peers.iter().map(|p| p.trust.describe()).collect();
+    assert_eq!(trust, vec!["address", "tls", "tls,auth", "auth"]);
+    for (bad, why) in [
+        ("trust = certificate", "'certificate' is not a way to trust a peer; use address, or tls and/or auth"),
+        ("trust = address, tls", "address is trust by address alone; it does not go with tls or auth"),
+    ] {
+        let text = format!("[general]\nnode_name = node1\n[node2]\ntype = peer\ndial = PJSIP/${{EXTEN}}@n2\n{bad}\n");
+        let e = load(&text).unwrap_err().to_string();
+        assert!(e.ends_with(why) && e.contains("[node2] trust:"), "{e}");
+    }
+    let e = load("[general]\nnode_name = node1\n[node2]\ntype = peer\ndial = IAX2/node2/${EXTEN}\ntrust = tls\n").unwrap_err();
+    assert!(e.to_string().contains("an IAX2 peer is trusted by the iax.conf user"), "{e}");
+}
+
+#[test]
+fn a_dial_that_reads_whole_seconds_gets_whole_seconds_and_the_log_says_so() {
+    let raw = parse_text("res_cluster.conf", "[general]\nnode_name = n1\nring_timeout = 2.5\n").unwrap();
+    let old = Defaults { dial_reads_fractions: false, ..defaults() };
+    let c = build(&raw, &old).unwrap();
+    assert_eq!(c.dial_timeout(c.ring_timeout).to_string(), "3");
+    assert_eq!(c.warnings.len(), 1);
+    assert!(c.warnings[0].starts_with("ring_timeout = 2.5: this Asterisk's Dial reads whole seconds only"), "{:?}", c.warnings);
+    let c = build(&raw, &defaults()).unwrap();
+    assert_eq!((c.dial_timeout(c.ring_timeout).to_string(), c.warnings.len()), ("2.5".to_string(), 0));
 }

@@ -140,7 +140,7 @@ fn a_local_phone_answers_and_nothing_is_forwarded() {
     let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
     let mut gate = Gate(None, None, 0);
     let r = expect_dial(&mut plan, &mut gate);
-    assert_eq!(r, DialRequest { target: Target::Local, app_data: b"PJSIP/101,20".to_vec(), mark: None });
+    assert_eq!(r, DialRequest { target: Target::Local, app_data: b"PJSIP/101,20".to_vec(), mark: None, watch: None, note: None });
     plan.record(DialResult { dial_rc: -1, ..result(DialStatus::Answer) });
     let o = expect_finish(&mut plan, &mut gate);
     assert_eq!((o.status, o.node.as_deref(), o.return_code), (DialStatus::Answer, Some("node1"), -1));
@@ -155,7 +155,7 @@ fn an_absent_phone_is_found_on_the_peer() {
     plan.record(result(DialStatus::ChanUnavail));
     let r = expect_dial(&mut plan, &mut gate);
     assert_eq!(r.target, Target::Peers(vec!["node2".into()]));
-    assert_eq!(text(&r.app_data), "PJSIP/101@cluster-node2,20^1,f( \\\"Caller 200\\\" <9999200>)u(allowed_passed_screen)");
+    assert_eq!(text(&r.app_data), "PJSIP/101@cluster-node2,20,f( \\\"Caller 200\\\" <9999200>)u(allowed_passed_screen)");
     assert_eq!(r.mark, Some(LegMark::Inherited { hop: "node1".into() }));
     plan.record(DialResult { responded: vec![pjsip("cluster-node2")], ..result(DialStatus::Answer) });
     let o = expect_finish(&mut plan, &mut gate);
@@ -261,12 +261,12 @@ fn timeout_and_options_arguments_override_the_configuration() {
     let mut gate = Gate(None, None, 0);
     assert_eq!(text(&expect_dial(&mut plan, &mut gate).app_data), "PJSIP/101,30,rt");
     plan.record(result(DialStatus::ChanUnavail));
-    assert_eq!(text(&expect_dial(&mut plan, &mut gate).app_data), "PJSIP/101@cluster-node2,30^1,rt");
+    assert_eq!(text(&expect_dial(&mut plan, &mut gate).app_data), "PJSIP/101@cluster-node2,30,rt");
 
     let mut plan = CallPlan::new(c, "101,7.5,tb(mine^s^1)", phone());
     assert_eq!(text(&expect_dial(&mut plan, &mut gate).app_data), "PJSIP/101,7.5,tb(mine^s^1)");
     plan.record(result(DialStatus::ChanUnavail));
-    assert_eq!(text(&expect_dial(&mut plan, &mut gate).app_data), "PJSIP/101@cluster-node2,7.5^1,tb(mine^s^1)");
+    assert_eq!(text(&expect_dial(&mut plan, &mut gate).app_data), "PJSIP/101@cluster-node2,7.5,tb(mine^s^1)");
 }
 
 #[test]
@@ -276,7 +276,7 @@ fn sequential_skips_peers_the_gate_refuses_and_learns_from_silence() {
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
     assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Peers(vec!["node3".into()]));
-    plan.record(DialResult { elapsed_ms: 1_001, ..result(DialStatus::ChanUnavail) });
+    plan.record(DialResult { elapsed_ms: 1_001, silenced: vec!["node3".into()], ..result(DialStatus::ChanUnavail) });
     assert_eq!(plan.take_observations(), vec![Observation::Silent { peer: "node3".into(), waited_ms: 1_001 }]);
     assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Peers(vec!["node4".into()]));
     plan.record(DialResult { responded: vec![pjsip("cluster-node4")], ..result(DialStatus::Busy) });
@@ -303,11 +303,15 @@ fn parallel_rings_every_live_peer_in_one_dial() {
     plan.record(result(DialStatus::ChanUnavail));
     let r = expect_dial(&mut plan, &mut gate);
     assert_eq!(r.target, Target::Peers(vec!["node2".into(), "node4".into()]));
-    assert!(text(&r.app_data).starts_with("PJSIP/101@cluster-node2&PJSIP/101@cluster-node4,20^1,f("), "{}", text(&r.app_data));
+    assert!(text(&r.app_data).starts_with("PJSIP/101@cluster-node2&PJSIP/101@cluster-node4,20,f("), "{}", text(&r.app_data));
+    let watch = r.watch.expect("both peers are watched");
+    assert_eq!(watch.after_ms, 1_000);
+    assert_eq!(watch.peers.iter().map(|w| (w.peer.as_str(), w.endpoint.as_str())).collect::<Vec<_>>(), vec![("node2", "cluster-node2"), ("node4", "cluster-node4")]);
     plan.record(DialResult {
         responded: vec![pjsip("cluster-node4")],
         answered_endpoint: Some(pjsip("cluster-node4")),
         elapsed_ms: 1_500,
+        silenced: vec!["node2".into()],
         ..result(DialStatus::Answer)
     });
     let o = expect_finish(&mut plan, &mut gate);
@@ -348,7 +352,7 @@ fn an_empty_prefix_still_marks_the_hop() {
     plan.record(result(DialStatus::ChanUnavail));
     let r = expect_dial(&mut plan, &mut gate);
     assert_eq!(r.mark, Some(LegMark::Inherited { hop: "node1".into() }));
-    assert_eq!(text(&r.app_data), "PJSIP/101@cluster-node2,20^1", "no prefix, no forced caller ID");
+    assert_eq!(text(&r.app_data), "PJSIP/101@cluster-node2,20", "no prefix, no forced caller ID");
 }
 
 #[test]
@@ -411,7 +415,7 @@ fn without_inheritable_headers_the_pre_dial_handler_marks_the_legs() {
     expect_dial(&mut plan, &mut Gate(None, None, 0));
     plan.record(result(DialStatus::ChanUnavail));
     let Action::Dial(r) = plan.next(&mut OldAsterisk) else { panic!("a forward") };
-    assert_eq!(text(&r.app_data), "PJSIP/101@cluster-node2,20^1,rb(res_cluster-peer-leg^s^1)");
+    assert_eq!(text(&r.app_data), "PJSIP/101@cluster-node2,20,rb(res_cluster-peer-leg^s^1)");
     assert_eq!(r.mark, Some(LegMark::PreDial { hop: "node1".into(), prefix: Some("9999".into()) }));
 
     let mut plan = CallPlan::new(config("peer_leg_marking = predial", &["node2"]), "101", phone());
@@ -577,7 +581,7 @@ fn an_iax2_peer_gets_its_marks_from_the_pre_dial_handler() {
     let r = expect_dial(&mut plan, &mut gate);
     assert_eq!(r.target, Target::Peers(vec!["node2".into()]));
     // Even where PJSIP legs could inherit the header: no IAX2 leg would.
-    assert_eq!(text(&r.app_data), "IAX2/node2/101,20^1,b(res_cluster-peer-leg^s^1)");
+    assert_eq!(text(&r.app_data), "IAX2/node2/101,20,b(res_cluster-peer-leg^s^1)");
     assert_eq!(r.mark, Some(LegMark::PreDial { hop: "node1".into(), prefix: Some("9999".into()) }));
     plan.record(DialResult { answered_endpoint: Some((Technology::Iax2, "node2".into())), ..result(DialStatus::Answer) });
     let o = expect_finish(&mut plan, &mut gate);
@@ -595,10 +599,11 @@ fn an_iax2_peer_that_rang_out_is_not_taken_for_a_silent_one() {
     // none for a live peer either, unless it rejects or hangs up with one.
     plan.record(DialResult { elapsed_ms: 5_000, ..result(DialStatus::Congestion) });
     assert_eq!(plan.take_observations(), vec![]);
-    // The same over PJSIP is silence.
+    // Over PJSIP the silence watch tells.
     let r = expect_dial(&mut plan, &mut gate);
     assert_eq!(r.target, Target::Peers(vec!["node3".into()]));
-    plan.record(DialResult { elapsed_ms: 5_000, ..result(DialStatus::NoAnswer) });
+    assert_eq!(r.watch.map(|w| w.peers.len()), Some(1));
+    plan.record(DialResult { elapsed_ms: 5_000, silenced: vec!["node3".into()], ..result(DialStatus::NoAnswer) });
     assert_eq!(plan.take_observations(), vec![Observation::Silent { peer: "node3".into(), waited_ms: 5_000 }]);
     expect_finish(&mut plan, &mut gate);
 
@@ -635,4 +640,52 @@ fn only_a_trusted_iax2_arrival_has_its_marker_emptied() {
     let phone = Arrival { technology: "IAX2".into(), channel_name: "IAX2/201-9".into(), ..with_number("201") };
     let mut plan = CallPlan::new(iax2_config(), "555", phone);
     assert_eq!(expect_dial(&mut plan, &mut gate).target, Target::Local);
+}
+
+#[test]
+fn a_peer_that_responded_is_not_silent_however_long_it_rang() {
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
+    let mut gate = Gate(None, None, 0);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let r = expect_dial(&mut plan, &mut gate);
+    assert_eq!(text(&r.app_data), "PJSIP/101@cluster-node2,20,f( \\\"Caller 200\\\" <9999200>)u(allowed_passed_screen)", "no progress timeout for Dial");
+    // 100 Trying, then a phone that rang after 2 s and was answered.
+    plan.record(DialResult { elapsed_ms: 9_000, responded: vec![pjsip("cluster-node2")], ..result(DialStatus::Answer) });
+    assert_eq!(plan.take_observations(), vec![Observation::Responded { peer: "node2".into() }]);
+    // Unanswered after the whole ring time, having responded: not silent.
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    expect_dial(&mut plan, &mut gate);
+    plan.record(DialResult { elapsed_ms: 20_000, responded: vec![pjsip("cluster-node2")], ..result(DialStatus::NoAnswer) });
+    assert_eq!(plan.take_observations(), vec![Observation::Responded { peer: "node2".into() }]);
+}
+
+#[test]
+fn an_iax2_peer_is_not_watched_and_whole_seconds_go_to_an_old_dial() {
+    let mut plan = CallPlan::new(iax2_config(), "101", phone());
+    let mut gate = Gate(None, None, 0);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    assert_eq!(expect_dial(&mut plan, &mut gate).watch, None, "chan_iax2 records no response to tell silence by");
+
+    let text_config = "[general]\nnode_name = node1\n[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n";
+    let old = Defaults { dial_reads_fractions: false, ..Defaults::default() };
+    let c = Arc::new(build(&parse_text("t", text_config).unwrap(), &old).unwrap());
+    let mut plan = CallPlan::new(c, "101,2.5", phone());
+    let r = expect_dial(&mut plan, &mut gate);
+    assert!(text(&r.app_data).starts_with("PJSIP/101,3"), "{}", text(&r.app_data));
+    assert!(r.note.is_some_and(|n| n.contains("timeout 2.5 is dialled as 3 s")));
+}
+
+#[test]
+fn a_cluster_calls_own_phone_legs_are_watched_for_silence_and_a_phones_are_not() {
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", from_peer("node2", "9999200"));
+    let mut gate = Gate(None, None, 0);
+    assert_eq!(plan.next(&mut gate), Action::SetCallerNumber(b"200".to_vec()));
+    let r = expect_dial(&mut plan, &mut gate);
+    assert_eq!(r.watch, Some(SilenceWatch { after_ms: 1_000, peers: vec![], phones: true }));
+    let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
+    assert_eq!(expect_dial(&mut plan, &mut gate).watch, None, "a phone's own call dials its phones as Dial does");
 }
