@@ -1,9 +1,9 @@
 //! The ClusterDial application: reads the call's facts, follows the core's
 //! plan, and carries each step out through Asterisk's own Dial.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::os::raw::{c_char, c_int};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use res_cluster_core::channel_name::{self, Technology};
 use res_cluster_core::config::{ClusterConfig, Peer};
 use res_cluster_core::health::PeerState;
 use res_cluster_core::locate::{Device, Report, Sync};
-use res_cluster_core::origin::Arrival;
+use res_cluster_core::origin::{Arrival, Origin};
 use res_cluster_core::peer_leg::{self, HeaderSupport, LegMark, HOP_HEADER};
 use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Lookups, Observation, Outcome, Target};
 use res_cluster_core::status::DialStatus;
@@ -20,7 +20,7 @@ use crate::ast::channel::{Channel, ExecError};
 use crate::ast::{endpoints, guard, log, pbx, RawChannel};
 use crate::{ast_log, ast_verb};
 use crate::locate;
-use crate::runtime::{lock, now, Runtime};
+use crate::runtime::{now, Runtime};
 use crate::silence;
 
 pub const APP: &str = "ClusterDial";
@@ -91,7 +91,15 @@ fn run(chan: &Channel, data: &str) -> c_int {
         return -1;
     };
     let config = runtime.config();
-    let mut plan = CallPlan::new(Arc::clone(&config), data, arrival(chan));
+    let arrival = arrival(chan, &runtime, &config);
+    if let Some(peer) = Origin::refused_peer(&config, &arrival) {
+        let local = chan.read_function("CHANNEL(pjsip,local_addr)").unwrap_or_default();
+        runtime.warn_once(&format!(
+            "res_cluster: a call on peer {}'s endpoint {} came in on {local}, not over TLS (trust = tls): it is taken for an ordinary caller's (prefix kept, forwarded as any other)",
+            peer.name, peer.endpoint
+        ));
+    }
+    let mut plan = CallPlan::new(Arc::clone(&config), data, arrival);
     let mut gate = HealthGate { chan, runtime: &runtime, config: &config, sync: None };
     loop {
         match plan.next(&mut gate) {
@@ -111,8 +119,22 @@ fn run(chan: &Channel, data: &str) -> c_int {
     }
 }
 
-fn arrival(chan: &Channel) -> Arrival {
-    Arrival { technology: chan.technology(), channel_name: chan.name(), from_cluster: chan.var("FROM_CLUSTER"), caller: chan.caller() }
+fn arrival(chan: &Channel, runtime: &Runtime, config: &ClusterConfig) -> Arrival {
+    let mut a = Arrival {
+        technology: chan.technology(),
+        channel_name: chan.name(),
+        from_cluster: chan.var("FROM_CLUSTER"),
+        caller: chan.caller(),
+        over_tls: None,
+    };
+    // Only a call on the endpoint of a peer trusted by TLS pays for reading
+    // the address it came in on (a round trip to its SIP serializer).
+    let tls_peer = a.endpoint().and_then(|(tech, ep)| config.peer_by_endpoint(tech, ep)).is_some_and(|p| p.trust.tls);
+    if tls_peer {
+        let local = chan.read_function("CHANNEL(pjsip,local_addr)").unwrap_or_default();
+        a.over_tls = Some(runtime.on_tls(&local));
+    }
+    a
 }
 
 fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
@@ -125,8 +147,8 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
     // Which legs got any response is asked of peer legs only: it is what
     // tells a silent peer from a live one.
     let before: HashSet<String> = if to_peers { chan.dialed_cause_channels().into_iter().collect() } else { HashSet::new() };
-    if let Some(note) = &request.note {
-        warn_once(note);
+    if let (Some(note), Some(runtime)) = (&request.note, Runtime::current()) {
+        runtime.warn_once(note);
     }
     let started = Instant::now();
     let watch = request.watch.as_ref().and_then(|w| silence::Armed::arm(chan, w));
@@ -168,15 +190,6 @@ fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
         }
     }
     result
-}
-
-/// Logs `text` as a WARNING the first time it comes up (a few distinct
-/// texts at most: they name the administrator's own settings).
-fn warn_once(text: &str) {
-    static SAID: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-    if lock(&SAID).insert(text.to_string()) {
-        ast_log!(Warning, "{text}");
-    }
 }
 
 /// Dials peers with the marks on their legs only (see `peer_leg`). The

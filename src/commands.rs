@@ -32,7 +32,8 @@ impl Command for ShowStatus {
         }
         let runtime = running()?;
         let counters = runtime.counters().clone();
-        Ok(report::status(&runtime.config(), &counters, &runtime.marking(), crate::heap::live()))
+        let problems: Vec<String> = runtime.findings().iter().map(ToString::to_string).collect();
+        Ok(report::status(&runtime.config(), &counters, &runtime.marking(), crate::heap::live(), &problems))
     }
 }
 

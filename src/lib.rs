@@ -14,4 +14,5 @@ mod heap;
 mod locate;
 mod module;
 mod runtime;
+mod setup;
 mod silence;

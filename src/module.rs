@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use res_cluster_core::config::{self, ClusterConfig, Defaults, FILE_NAME};
+use res_cluster_core::setup::{Finding, Severity};
 use res_cluster_core::version;
 
 use res_cluster_core::channel_name::Technology;
@@ -22,7 +23,7 @@ use crate::ast::prometheus::Metrics;
 use crate::ast::endpoints::{self, Subscription};
 use crate::ast::{app, channel, devstate, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
 use crate::runtime::{self, lock, Runtime};
-use crate::{ast_log, ast_verb, clusterdial, commands, locate, silence};
+use crate::{ast_log, ast_verb, clusterdial, commands, locate, setup, silence};
 
 /// What load registered, for unload to take down.
 struct Registered {
@@ -71,7 +72,14 @@ fn load_module() -> Result<(), String> {
         panic!("fault injection: panic in load");
     }
     let config = read_config(false)?.ok_or("configuration unchanged on first load")?;
-    check_marking(&config)?;
+    // res_pjsip's API first: the set-up check reads its configuration.
+    if !endpoints::init_probes() {
+        ast_log!(Notice, "res_cluster: res_pjsip is not running: PJSIP peers are neither checked nor probed");
+    }
+    if !devstate::init_refresh() {
+        ast_verb!(2, "res_cluster: res_pjsip_outbound_publish is not running: peers cannot be asked for their device states");
+    }
+    let findings = check_setup(&config)?;
     let summary = describe("loaded", &config);
 
     // Each step pushes its undo; a failure undoes the earlier steps, newest first.
@@ -90,12 +98,6 @@ fn load_module() -> Result<(), String> {
         let predial = Context::register(PREDIAL_CONTEXT, "s", &[(clusterdial::MARK_APP, ""), ("Return", "")])?;
         let commands = Commands::register(commands::entries())?;
         let peer_states = endpoints::subscribe(runtime::on_endpoint_state)?;
-        if !endpoints::init_probes() {
-            ast_verb!(2, "res_cluster: res_pjsip is not running: peers gone silent are not probed");
-        }
-        if !devstate::init_refresh() {
-            ast_verb!(2, "res_cluster: res_pjsip_outbound_publish is not running: peers cannot be asked for their device states");
-        }
         let prober = runtime::Prober::start()?;
         let metrics = Metrics::register(runtime::metrics)?;
         if metrics.is_none() {
@@ -117,6 +119,8 @@ fn load_module() -> Result<(), String> {
             ast_verb!(2, "{summary}");
             if let Some(runtime) = Runtime::current() {
                 warn_about(&runtime.config());
+                runtime.read_transports();
+                runtime.keep_findings(findings);
                 runtime.header_support();
                 runtime.seed_endpoint_states();
                 locate::beacon(&runtime.config().node_name, true);
@@ -203,12 +207,12 @@ fn reload_module() -> c_int {
     let only_if_changed = !LAST_RELOAD_REFUSED.load(Ordering::SeqCst);
     let result = read_config(only_if_changed);
     let result = result.and_then(|config| match config {
-        Some(config) => check_marking(&config).map(|()| Some(config)),
+        Some(config) => check_setup(&config).map(|findings| Some((config, findings))),
         None => Ok(None),
     });
     LAST_RELOAD_REFUSED.store(result.is_err(), Ordering::SeqCst);
     match result {
-        Ok(Some(config)) => {
+        Ok(Some((config, findings))) => {
             ast_verb!(2, "{}", describe("reloaded", &config));
             let old_name = runtime.config().node_name.clone();
             if old_name != config.node_name {
@@ -217,6 +221,8 @@ fn reload_module() -> c_int {
             }
             runtime.replace_config(config);
             warn_about(&runtime.config());
+            runtime.read_transports();
+            runtime.keep_findings(findings);
             runtime.header_support();
             runtime.seed_endpoint_states();
             0
@@ -233,6 +239,19 @@ fn reload_module() -> c_int {
 fn warn_about(config: &ClusterConfig) {
     for w in &config.warnings {
         ast_log!(Warning, "res_cluster: {FILE_NAME}: {w}");
+    }
+}
+
+/// The set-up around the configuration: Err with every error found (the
+/// configuration is refused), else the warnings.
+fn check_setup(config: &ClusterConfig) -> Result<Vec<Finding>, String> {
+    check_marking(config)?;
+    let (errors, warnings): (Vec<Finding>, Vec<Finding>) =
+        res_cluster_core::setup::check(config, &setup::facts(config), &setup::transports()).into_iter().partition(|f| f.severity == Severity::Error);
+    if errors.is_empty() {
+        Ok(warnings)
+    } else {
+        Err(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
     }
 }
 

@@ -13,10 +13,11 @@ use res_cluster_core::config::{ClusterConfig, Locate};
 use res_cluster_core::locate::Sync;
 use res_cluster_core::peer_leg::{self, HeaderSupport};
 use res_cluster_core::health::{HealthTable, Now, PeerState, Reachability, StateChange};
+use res_cluster_core::setup::Finding;
 use res_cluster_core::stats::Counters;
 
 use crate::ast::{endpoints, guard, manager, pbx};
-use crate::locate;
+use crate::{locate, setup};
 use crate::{ast_log, ast_verb};
 
 pub struct Runtime {
@@ -29,6 +30,14 @@ pub struct Runtime {
     probing: Mutex<HashSet<String>>,
     /// Problems with the peers' entity IDs, as last logged.
     locate_problems: Mutex<BTreeSet<String>>,
+    /// This node's transports (id, protocol, bind), as read at load and
+    /// reload (and again when a call's address matches none).
+    transports: RwLock<Vec<(String, String, String)>>,
+    /// What the set-up check found at the last load or reload.
+    findings: Mutex<Vec<Finding>>,
+    /// Warnings said once each (they name the administrator's own
+    /// settings or peers: a few distinct texts).
+    said: Mutex<BTreeSet<String>>,
 }
 
 static CURRENT: Lazy<RwLock<Option<Arc<Runtime>>>> = Lazy::new(|| RwLock::new(None));
@@ -57,6 +66,9 @@ impl Runtime {
             marking: Mutex::new(None),
             probing: Mutex::new(HashSet::new()),
             locate_problems: Mutex::new(BTreeSet::new()),
+            transports: RwLock::new(Vec::new()),
+            findings: Mutex::new(Vec::new()),
+            said: Mutex::new(BTreeSet::new()),
         });
         *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(runtime);
     }
@@ -77,6 +89,44 @@ impl Runtime {
     pub fn replace_config(&self, config: ClusterConfig) {
         lock(&self.health).sync_peers(config.peers.iter().map(|p| p.name.as_str()), now());
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+    }
+
+    /// Logs `text` as a WARNING the first time it comes up.
+    pub fn warn_once(&self, text: &str) {
+        if lock(&self.said).insert(text.to_string()) {
+            ast_log!(Warning, "{text}");
+        }
+    }
+
+    /// Reads this node's transports again (load, reload).
+    pub fn read_transports(&self) {
+        *self.transports.write().unwrap_or_else(|p| p.into_inner()) = setup::transports();
+    }
+
+    /// Whether local address `local` is one of this node's TLS transports';
+    /// read again once when it matches none (a transport added by a
+    /// res_pjsip reload).
+    pub fn on_tls(&self, local: &str) -> bool {
+        let known = res_cluster_core::setup::on_tls(local, &self.transports.read().unwrap_or_else(|p| p.into_inner()));
+        if known {
+            return true;
+        }
+        self.read_transports();
+        res_cluster_core::setup::on_tls(local, &self.transports.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Keeps the set-up check's warnings for `cluster show status`, and
+    /// logs them.
+    pub fn keep_findings(&self, findings: Vec<Finding>) {
+        for f in &findings {
+            ast_log!(Warning, "res_cluster: {f}");
+        }
+        *lock(&self.findings) = findings;
+    }
+
+    /// The set-up check's findings at the last load or reload.
+    pub fn findings(&self) -> Vec<Finding> {
+        lock(&self.findings).clone()
     }
 
     pub fn health(&self) -> MutexGuard<'_, HealthTable> {

@@ -4,6 +4,7 @@
 //! facts out of Asterisk, hands them to this core, and carries out what comes
 //! back. Everything here is tested with `cargo test` alone.
 
+pub mod address;
 pub mod args;
 pub mod callerid;
 pub mod channel_name;
@@ -19,6 +20,7 @@ pub mod peer_leg;
 pub mod plan;
 pub mod report;
 pub mod seconds;
+pub mod setup;
 pub mod stats;
 pub mod status;
 pub mod template;

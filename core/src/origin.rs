@@ -3,7 +3,7 @@
 
 use super::callerid::CallerId;
 use super::channel_name::{self, Technology};
-use super::config::ClusterConfig;
+use super::config::{ClusterConfig, Peer};
 
 /// Facts about the calling channel, read by the shell.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -14,6 +14,9 @@ pub struct Arrival {
     /// The FROM_CLUSTER channel variable (the recipe's loop marker).
     pub from_cluster: Option<String>,
     pub caller: CallerId,
+    /// Whether the call came in on one of this node's TLS transports; read
+    /// only for a call on the endpoint of a peer trusted by TLS.
+    pub over_tls: Option<bool>,
 }
 
 impl Arrival {
@@ -47,12 +50,21 @@ pub enum Origin {
 impl Origin {
     pub fn classify(config: &ClusterConfig, arrival: &Arrival) -> Origin {
         if let Some(peer) = arrival.endpoint().and_then(|(tech, ep)| config.peer_by_endpoint(tech, ep)) {
-            return Origin::Peer { name: peer.name.clone() };
+            if !peer.trust.tls || arrival.over_tls == Some(true) {
+                return Origin::Peer { name: peer.name.clone() };
+            }
         }
         if arrival.from_cluster.as_deref().map(str::trim) == Some("1") {
             return Origin::Marked { marker: "FROM_CLUSTER=1" };
         }
         Origin::Phone
+    }
+
+    /// The peer trusted by TLS whose endpoint the call arrived on, when it
+    /// did not arrive over TLS: an ordinary caller, worth a warning.
+    pub fn refused_peer<'a>(config: &'a ClusterConfig, arrival: &Arrival) -> Option<&'a Peer> {
+        let peer = arrival.endpoint().and_then(|(tech, ep)| config.peer_by_endpoint(tech, ep))?;
+        (peer.trust.tls && arrival.over_tls != Some(true)).then_some(peer)
     }
 
     /// Takes in the hop header of the incoming call, read only when it
@@ -154,5 +166,26 @@ mod tests {
         // A caller chan_iax2 knows by its address only, or another IAX2 user.
         assert_eq!(Origin::classify(&config(), &arrival("IAX2/127.0.0.9:4569-4")), Origin::Phone);
         assert_eq!(Origin::classify(&config(), &arrival("IAX2/201-4")).with_hop_header(Some("node3")), Origin::Marked { marker: "hop header" });
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+    use crate::config::{build, parse_text, Defaults};
+
+    #[test]
+    fn a_peer_trusted_by_tls_is_trusted_only_over_tls() {
+        let text = "[general]\nnode_name = node1\n[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\ntrust = tls\n";
+        let c = build(&parse_text("f", text).unwrap(), &Defaults::default()).unwrap();
+        let mut a = Arrival { technology: "PJSIP".into(), channel_name: "PJSIP/cluster-node2-00000001".into(), ..Default::default() };
+        a.over_tls = Some(true);
+        assert_eq!(Origin::classify(&c, &a), Origin::Peer { name: "node2".into() });
+        assert!(Origin::refused_peer(&c, &a).is_none());
+        for over in [Some(false), None] {
+            a.over_tls = over;
+            assert_eq!(Origin::classify(&c, &a), Origin::Phone, "forged from its address over UDP: {over:?}");
+            assert_eq!(Origin::refused_peer(&c, &a).map(|p| p.name.as_str()), Some("node2"));
+        }
     }
 }

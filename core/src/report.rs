@@ -7,7 +7,8 @@ use super::stats::Counters;
 
 /// `marking`: how peer legs are marked now; `heap`: bytes and blocks the
 /// module itself holds.
-pub fn status(config: &ClusterConfig, counters: &Counters, marking: &str, heap: (usize, usize)) -> String {
+/// `problems`: what the set-up check found at the last load or reload.
+pub fn status(config: &ClusterConfig, counters: &Counters, marking: &str, heap: (usize, usize), problems: &[String]) -> String {
     let rows = [
         ("Node", config.node_name.clone()),
         ("Strategy", config.strategy.as_str().to_string()),
@@ -26,7 +27,11 @@ pub fn status(config: &ClusterConfig, counters: &Counters, marking: &str, heap: 
         ("Zero-INVITE calls", counters.zero_invite.to_string()),
         ("Module memory", format!("{} bytes in {} blocks", heap.0, heap.1)),
     ];
-    rows.iter().map(|(k, v)| format!("{:<20} {v}\n", format!("{k}:"))).collect()
+    let mut out: String = rows.iter().map(|(k, v)| format!("{:<20} {v}\n", format!("{k}:"))).collect();
+    for p in problems {
+        out.push_str(&format!("Warning: {p}\n"));
+    }
+    out
 }
 
 pub fn peers(config: &ClusterConfig, health: &HealthTable, now_wall_s: u64) -> String {
@@ -191,13 +196,13 @@ mod tests {
         let mut c = Counters::default();
         (c.calls, c.answered_locally, c.forwarded, c.answered_by_peer) = (9, 2, 5, 4);
         (c.loops_refused, c.invalid_arguments, c.located, c.hunted, c.zero_invite) = (1, 3, 6, 7, 8);
-        let text = status(&config(), &c, "a pre-dial handler", (4096, 12));
+        let text = status(&config(), &c, "a pre-dial handler", (4096, 12), &["peer node2 is trusted by address".to_string()]);
         for line in ["Node:                node1", "Strategy:            sequential", "Calls:               9",
                      "Peer legs marked by: a pre-dial handler", "Locate:              off", "Located:             6",
                      "Hunted:              7", "Zero-INVITE calls:   8",
                      "Answered locally:    2", "Forwarded:           5", "Answered by a peer:  4",
                      "Loops refused:       1", "Invalid arguments:   3",
-                     "Module memory:       4096 bytes in 12 blocks"] {
+                     "Module memory:       4096 bytes in 12 blocks", "Warning: peer node2 is trusted by address\n"] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
     }

@@ -24,6 +24,20 @@ pub fn app_exists(name: &str) -> bool {
     !unsafe { sys::pbx_findapp(name.as_ptr()) }.is_null()
 }
 
+/// Reads a dialplan function that needs no channel (`IAXPEER(name,status)`);
+/// None when it fails (for IAXPEER: no such peer).
+pub fn read_function_without_channel(expression: &str) -> Option<String> {
+    let expression = cstring(expression);
+    let mut buf = [0 as std::os::raw::c_char; 256];
+    // SAFETY: buf is zero-filled and writable for its length, which is
+    // passed; a NULL channel is what these functions accept when they read
+    // no channel (IAXPEER looks the peer up by name and checks the channel
+    // only for CURRENTCHANNEL).
+    let rc = unsafe { sys::ast_func_read(ptr::null_mut(), expression.as_ptr(), buf.as_mut_ptr(), buf.len()) };
+    // SAFETY: NUL-terminated: the function's copy is, and untouched bytes are zeroes.
+    (rc == 0).then(|| unsafe { super::text::borrowed(buf.as_ptr()) }).flatten()
+}
+
 /// The registrar of everything res_cluster adds to the dialplan. Asterisk
 /// keeps this pointer in each extension (and a dialplan reload copies it into
 /// the extensions it rebuilds), so it is a static: valid until the module is

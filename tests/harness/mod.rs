@@ -8,6 +8,7 @@ pub mod node;
 pub mod sandbox;
 pub mod sipp;
 pub mod soak;
+pub mod tls;
 
 pub use ami::Ami;
 pub use net::Net;

@@ -81,6 +81,14 @@ pub struct NodeSpec {
     /// sections. chan_iax2 is loaded when either is set or `iax2_peers` is.
     pub iax_general: String,
     pub iax: String,
+    /// Peers linked over TLS: the directory (inside the sandbox) of a
+    /// `tls::Pki` holding `ca.crt` and this node's `node<k>.crt`/`.key`;
+    /// certificates are checked both ways.
+    pub tls: Option<String>,
+    /// Peers authenticate each other (a shared digest secret).
+    pub peer_auth: bool,
+    /// res_cluster.conf's `trust` for every peer.
+    pub trust: Option<String>,
 }
 
 impl NodeSpec {
@@ -114,6 +122,9 @@ impl NodeSpec {
             iax2_peers: false,
             iax_general: String::new(),
             iax: String::new(),
+            tls: None,
+            peer_auth: false,
+            trust: None,
         }
     }
 
@@ -549,6 +560,10 @@ const PUBLISH_MODULES: [&str; 5] = [
     "res_manager_devicestate.so",
 ];
 
+/// Digest authentication between peers: challenging requests, and answering
+/// challenges.
+const AUTH_MODULES: [&str; 2] = ["res_pjsip_authenticator_digest.so", "res_pjsip_outbound_authenticator_digest.so"];
+
 /// Call records: CDRs to CSV, CEL events to CSV (cel_custom needs
 /// res_cdrel_custom loaded before it in 22.10).
 const RECORD_MODULES: [&str; 3] = ["cdr_csv.so", "res_cdrel_custom.so", "cel_custom.so"];
@@ -608,8 +623,16 @@ fn modules_conf(spec: &NodeSpec) -> String {
     let publish: &[&str] = if spec.locate { &PUBLISH_MODULES } else { &[] };
     let prometheus: &[&str] = if spec.prometheus.is_some() { &["res_prometheus.so"] } else { &[] };
     let iax: &[&str] = if spec.iax2_peers || !spec.iax.is_empty() || !spec.iax_general.is_empty() { &["chan_iax2.so"] } else { &[] };
-    for m in MODULES.iter().chain(records).chain(publish).chain(prometheus).chain(iax).filter(|m| !spec.without_modules.contains(m)) {
-        let _ = writeln!(s, "load = {m}");
+    let auth: &[&str] = if spec.peer_auth { &AUTH_MODULES } else { &[] };
+    let mut listed: Vec<&str> = Vec::new();
+    // The authenticators before the publications: a PUBLISH challenged
+    // before the outbound authenticator is there is never sent again
+    // (res_pjsip_outbound_publish keeps waiting for its answer).
+    for m in MODULES.iter().chain(auth).chain(records).chain(publish).chain(prometheus).chain(iax).filter(|m| !spec.without_modules.contains(m)) {
+        if !listed.contains(m) {
+            listed.push(m);
+            let _ = writeln!(s, "load = {m}");
+        }
     }
     if spec.load_module {
         s.push_str("load = res_cluster.so\n");
@@ -663,19 +686,40 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
     // ClusterDial line serves both. The recipe needs a context of its own.
     let peer_context = if spec.recipe { "from-cluster" } else { "phones" };
     let pjsip_peers: &[u8] = if spec.iax2_peers { &[] } else { &spec.peers };
+    // Over TLS: the port, the URI parameter and the endpoint's transport.
+    let (port, uri_tail, transport) = match &spec.tls {
+        Some(_) => (5061, ";transport=tls", "transport = transport-tls\n"),
+        None => (5060, "", ""),
+    };
+    if let Some(pki) = &spec.tls {
+        let k = spec.index;
+        let _ = write!(
+            s,
+            "[transport-tls]\ntype = transport\nprotocol = tls\nbind = {ip}:5061\ncert_file = {pki}/node{k}.crt\n\
+             priv_key_file = {pki}/node{k}.key\nca_list_file = {pki}/ca.crt\nverify_client = yes\nrequire_client_cert = yes\n\
+             verify_server = yes\nmethod = tlsv1_2\n\n"
+        );
+    }
+    let auth = if spec.peer_auth {
+        s.push_str("[cluster-auth]\ntype = auth\nauth_type = userpass\nusername = cluster\npassword = a-long-shared-secret\n\n");
+        "auth = cluster-auth\noutbound_auth = cluster-auth\n"
+    } else {
+        ""
+    };
     for &p in pjsip_peers.iter().chain(&spec.endpoints_only) {
         let peer_ip = net.node(p);
         let _ = write!(
             s,
             "[cluster-node{p}](endpoint-common)\ncontext = {peer_context}\naors = cluster-node{p}\n\
-             trust_id_inbound = yes\ntrust_id_outbound = yes\nsend_pai = yes\n\n\
-             [cluster-node{p}]\ntype = aor\ncontact = sip:{peer_ip}:5060\nqualify_frequency = {q}\nqualify_timeout = {qt}\n{aor}\n\
+             trust_id_inbound = yes\ntrust_id_outbound = yes\nsend_pai = yes\n{transport}{auth}\n\
+             [cluster-node{p}]\ntype = aor\ncontact = sip:{peer_ip}:{port}{uri_tail}\nqualify_frequency = {q}\nqualify_timeout = {qt}\n{aor}\n\
              [cluster-node{p}]\ntype = identify\nendpoint = cluster-node{p}\nmatch = {peer_ip}\n\n",
             q = spec.qualify_s,
             qt = spec.qualify_timeout_s,
             aor = spec.peer_aor,
         );
     }
+    let publish_auth = if spec.peer_auth { "outbound_auth = cluster-auth\n" } else { "" };
     if spec.locate {
         for &p in spec.peers.iter().chain(&spec.endpoints_only) {
             let peer_ip = net.node(p);
@@ -686,8 +730,8 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
             // has for this node; the peer's come in on ours for it.
             let _ = write!(
                 s,
-                "[cluster-node{p}]\ntype = outbound-publish\nserver_uri = sip:cluster-node{me}@{peer_ip}:5060\n\
-                 event = asterisk-devicestate\n@device_state_filter = {filter}\n\n\
+                "[cluster-node{p}]\ntype = outbound-publish\nserver_uri = sip:cluster-node{me}@{peer_ip}:{port}{uri_tail}\n\
+                 {transport}{publish_auth}event = asterisk-devicestate\n@device_state_filter = {filter}\n\n\
                  [cluster-node{p}]\ntype = inbound-publication\nendpoint = cluster-node{p}\n\
                  event_asterisk-devicestate = cluster-node{p}\n\n\
                  [cluster-node{p}]\ntype = asterisk-publication\ndevice_state = yes\ndevicestate_publish = cluster-node{p}\n\n"
@@ -704,11 +748,12 @@ pub const DEVICE_STATE_FILTER: &str = "^(PJSIP/[0-9]+$|Cluster:)";
 fn res_cluster_conf(spec: &NodeSpec) -> String {
     let locate = if spec.locate { "locate = devstate\n" } else { "" };
     let mut s = format!("[general]\n{locate}{}\n", spec.general);
+    let trust = spec.trust.as_ref().map(|t| format!("trust = {t}\n")).unwrap_or_default();
     for &p in &spec.peers {
         if spec.iax2_peers {
             let _ = write!(s, "\n[node{p}]\ntype = peer\ndial = IAX2/node{p}/${{EXTEN}}\n");
         } else {
-            let _ = write!(s, "\n[node{p}]\ntype = peer\ndial = PJSIP/${{EXTEN}}@cluster-node{p}\nendpoint = cluster-node{p}\n");
+            let _ = write!(s, "\n[node{p}]\ntype = peer\ndial = PJSIP/${{EXTEN}}@cluster-node{p}\nendpoint = cluster-node{p}\n{trust}");
         }
     }
     s

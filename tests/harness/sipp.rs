@@ -241,6 +241,9 @@ pub struct CallOptions {
     /// Once answered, an attended transfer (*2) to this three-digit
     /// extension, completed by hanging up after `hold_ms`.
     pub transfer_to: Option<String>,
+    /// Send from this address and port instead of the caller's (a request
+    /// forged with another node's source address, say).
+    pub from: Option<(String, u16)>,
 }
 
 impl Default for CallOptions {
@@ -254,6 +257,7 @@ impl Default for CallOptions {
             display: None,
             dtmf: None,
             transfer_to: None,
+            from: None,
         }
     }
 }
@@ -277,7 +281,7 @@ impl CallReport {
 
 /// Places one call to `exten` at `node` and waits for it to end.
 pub fn call(net: &Net, node: &Node, exten: &str, opts: &CallOptions) -> CallReport {
-    let ip = net.caller(opts.caller_slot);
+    let ip = opts.from.as_ref().map_or_else(|| net.caller(opts.caller_slot), |(ip, _)| ip.clone());
     let trace = scratch(&format!("call-{exten}.msg"));
     let display = opts.display.clone().unwrap_or_else(|| format!("\"Caller {}\"", opts.caller));
     let scenario = match (opts.dtmf, &opts.transfer_to) {
@@ -286,6 +290,9 @@ pub fn call(net: &Net, node: &Node, exten: &str, opts: &CallOptions) -> CallRepo
         (None, None) => "caller.xml",
     };
     let mut command = sipp(scenario, &ip);
+    if let Some((_, port)) = &opts.from {
+        command.args(["-p", &port.to_string()]);
+    }
     if let Some(digit) = opts.dtmf {
         command.args(["-key", "digit", &digit.to_string()]);
     }
