@@ -31,6 +31,10 @@ void res_cluster_log(int level, const char *file, int line, const char *function
 void res_cluster_verb(int level, const char *file, int line, const char *function, const char *message);
 /* ast_get_version(): the running Asterisk's version ("22.10.1"). */
 const char *res_cluster_asterisk_version(void);
+/* DEBUG_ATLEAST(level) for this module (core set debug <level> res_cluster),
+ * and an ast_log at DEBUG of a message already formatted. */
+int res_cluster_debug_atleast(int level);
+void res_cluster_debug(const char *file, int line, const char *function, const char *message);
 /* VERBOSITY_ATLEAST(level): whether a verbose message of this level is shown anywhere. */
 int res_cluster_verbosity_atleast(int level);
 
@@ -135,6 +139,9 @@ void res_cluster_devstate_publish(const char *device, int state);
 /* The cached states of `device` each node published (not the aggregate),
  * at most `max` of them; how many. */
 int res_cluster_devstate_entries(const char *device, struct res_cluster_cached *out, int max);
+/* Every beacon (device Cluster:<node>) any node published, as text for
+ * res_cluster_free: device, EID and state per entry (see shim.c). */
+char *res_cluster_devstate_beacons(void);
 /* The state entity `eid` published for `device` and its age: 1, or 0 when
  * there is none. */
 int res_cluster_devstate_of(const char *device, const char *eid, int *state, long long *age_ms);
@@ -173,6 +180,13 @@ int res_cluster_dialed_cause(struct ast_channel *chan, const char *leg, char *bu
 /* A variable of the channel's own (not a global one), copied into buf
  * under the channel's lock; 0 when it is not set. */
 int res_cluster_channel_var(struct ast_channel *chan, const char *name, char *buf, size_t len);
+
+/* The AMI actions ClusterStatus and ClusterPeers (see shim.c): their text
+ * from `source`, handed back to `release`. */
+int res_cluster_ami_register(char *(*source)(int which), void (*release)(char *text));
+void res_cluster_ami_unregister(void);
+/* ast_strdup, for what Asterisk frees (a CLI completion). */
+char *res_cluster_strdup(const char *text);
 
 /* manager_event(EVENT_FLAG_SYSTEM, event, "%s", body) */
 int res_cluster_manager_event(const char *event, const char *body);

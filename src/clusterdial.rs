@@ -18,7 +18,7 @@ use res_cluster_core::status::DialStatus;
 
 use crate::ast::channel::{Channel, ExecError};
 use crate::ast::{endpoints, guard, log, pbx, RawChannel};
-use crate::{ast_log, ast_verb};
+use crate::{ast_debug, ast_log, ast_verb};
 use crate::locate;
 use crate::runtime::{now, Runtime};
 use crate::silence;
@@ -100,9 +100,15 @@ fn run(chan: &Channel, data: &str) -> c_int {
         ));
     }
     let mut plan = CallPlan::new(Arc::clone(&config), data, arrival);
+    if matches!(plan.origin(), Origin::Phone) {
+        check_identified(chan, &runtime, false);
+    }
+    ast_debug!(1, "{APP}({data}) on {}: {:?}", chan.name(), plan.origin());
     let mut gate = HealthGate { chan, runtime: &runtime, config: &config, sync: None };
     loop {
-        match plan.next(&mut gate) {
+        let action = plan.next(&mut gate);
+        ast_debug!(1, "{APP} on {}: {}", chan.name(), describe_action(&action));
+        match action {
             Action::SetCallerNumber(number) => chan.set_caller_number(&number),
             Action::EmptyArrivedMarker(tech) => {
                 if !write_marker(chan, tech, "") {
@@ -110,12 +116,39 @@ fn run(chan: &Channel, data: &str) -> c_int {
                 }
             }
             Action::Dial(request) => {
+                if config.route_to_userfield {
+                    chan.write_function("CDR(userfield)", &plan.route_so_far());
+                }
                 let result = dial(chan, &request);
+                ast_debug!(
+                    1,
+                    "{APP} on {}: Dial returned {:?} after {} ms; responded {:?}, silenced {:?}",
+                    chan.name(),
+                    result.status,
+                    result.elapsed_ms,
+                    result.responded,
+                    result.silenced
+                );
                 plan.record(result);
                 learn(&runtime, &config, plan.take_observations());
             }
-            Action::Finish(outcome) => return finish(chan, &runtime, plan.exten(), data, outcome),
+            Action::Finish(outcome) => {
+                if matches!(plan.origin(), Origin::Marked { marker: "hop header" }) {
+                    check_identified(chan, &runtime, true);
+                }
+                return finish(chan, &runtime, plan.exten(), data, outcome);
+            }
         }
+    }
+}
+
+/// One action of the plan, for `core set debug 1 res_cluster`.
+fn describe_action(action: &Action) -> String {
+    match action {
+        Action::SetCallerNumber(n) => format!("caller number restored to {}", String::from_utf8_lossy(n)),
+        Action::EmptyArrivedMarker(t) => format!("the {t:?} hop marker it arrived with is emptied"),
+        Action::Dial(r) => format!("Dial({}) to {:?}, watch {:?}", String::from_utf8_lossy(&r.app_data), r.target, r.watch),
+        Action::Finish(o) => format!("finished {}: {} (route {})", o.status, o.summary, o.route),
     }
 }
 
@@ -274,6 +307,26 @@ fn write_marker(chan: &Channel, tech: Technology, value: &str) -> bool {
     }
 }
 
+/// A call on an endpoint that is no peer's, from the address of a
+/// configured peer: that peer's calls are not identified as its own (they
+/// are taken for a phone's, their prefix kept). Checked for a call marked by
+/// the hop header (at its end), and for one phone's call every few seconds
+/// (at its start): reading the address is a round trip to the channel's SIP
+/// serializer. Said once per peer.
+fn check_identified(chan: &Channel, runtime: &Runtime, marked: bool) {
+    if chan.technology() != "PJSIP" || !runtime.identify_check_due(marked) {
+        return;
+    }
+    let Some(remote) = chan.read_function("CHANNEL(pjsip,remote_addr)") else { return };
+    let Some((ip, _)) = res_cluster_core::address::host_port(&remote) else { return };
+    if let Some(peer) = runtime.peer_at(ip) {
+        let endpoint = channel_name::endpoint(Technology::Pjsip, &chan.name()).unwrap_or("?").to_string();
+        runtime.warn_once(&format!(
+            "res_cluster: calls from {ip}, the address of peer {peer}, are identified as endpoint {endpoint}, not as the peer's: they are taken for a phone's (prefix kept, not trusted); check the identify of {peer}'s endpoint and endpoint_identifier_order (ip first)"
+        ));
+    }
+}
+
 fn finish(chan: &Channel, runtime: &Runtime, exten: Option<&str>, data: &str, outcome: Outcome) -> c_int {
     if let Some(e) = &outcome.invalid {
         ast_log!(Warning, "{APP}({data}) on {}: {e}; nothing dialled", chan.name());
@@ -281,6 +334,10 @@ fn finish(chan: &Channel, runtime: &Runtime, exten: Option<&str>, data: &str, ou
     }
     chan.set_var("CLUSTERSTATUS", outcome.status.as_str());
     chan.set_var("CLUSTERNODE", outcome.node.as_deref().unwrap_or(""));
+    chan.set_var("CLUSTERROUTE", &outcome.route);
+    if runtime.config().route_to_userfield {
+        chan.write_function("CDR(userfield)", &outcome.route);
+    }
     if let Some(cause) = outcome.hangup_cause {
         chan.set_hangup_cause(cause);
     }

@@ -6,7 +6,7 @@ use res_cluster_core::health::PeerState;
 use res_cluster_core::locate::{Report, Sync};
 use res_cluster_core::report::{self, LocationRow};
 
-use crate::ast::{devstate, endpoints};
+use crate::ast::{devstate, endpoints, sorcery};
 use crate::locate;
 
 use crate::ast::cli::{entry, CliError, Command, Entry};
@@ -56,6 +56,25 @@ impl Command for ShowLocations {
     const COMMAND: &'static CStr = c"cluster show locations";
     const SUMMARY: &'static CStr = c"Show where the peers report a phone registered";
     const USAGE: &'static CStr = c"Usage: cluster show locations [exten]\n       Lists every peer: whether its device states are in (synced), the\n       entity ID they come from, and its health; with an extension, the\n       state each peer reports for that phone and how old the report is\n       (locate = devstate uses them to dial only where the phone is).\n";
+    /// The phones of this node's local_dial among res_pjsip's endpoints.
+    fn complete(pos: usize, word: &str) -> Vec<String> {
+        let Some(runtime) = Runtime::current() else { return Vec::new() };
+        if pos != 3 {
+            return Vec::new();
+        }
+        let config = runtime.config();
+        let peer_endpoints: Vec<&str> = config.peers.iter().map(|p| p.endpoint.as_str()).collect();
+        let mut choices: Vec<String> = sorcery::objects("endpoint", None)
+            .into_iter()
+            .map(|e| e.id)
+            .filter(|id| id.starts_with(word) && !peer_endpoints.contains(&id.as_str()))
+            .filter(|id| res_cluster_core::locate::dials_phone(&config.local_dial, id))
+            .filter(|id| res_cluster_core::args::check_exten(id).is_ok())
+            .collect();
+        choices.sort();
+        choices
+    }
+
     fn run(args: &[String]) -> Result<String, CliError> {
         if args.len() > 1 {
             return Err(CliError::Usage);

@@ -23,13 +23,39 @@ fn cached(device: &str) -> Vec<Cached> {
 }
 
 /// Each peer's sync state, and what is wrong with the peers' entity IDs.
+/// A peer whose section sets entity_id is also known by a beacon of
+/// another name from that entity ID (its node_name differs from the
+/// section's name).
 pub fn sync(config: &ClusterConfig) -> (std::collections::BTreeMap<String, Sync>, Vec<Problem>) {
     let Ok(own) = Eid::parse(&devstate::own_eid()) else {
         return (Default::default(), Vec::new());
     };
-    let beacons: Vec<(String, Option<Eid>, Vec<Cached>)> =
-        config.peers.iter().map(|p| (p.name.clone(), p.entity_id, cached(&locate::beacon(&p.name)))).collect();
+    let mut all: Option<Vec<(String, String, i32)>> = None;
+    let beacons: Vec<(String, Option<Eid>, Vec<Cached>)> = config
+        .peers
+        .iter()
+        .map(|p| {
+            let mut entries = cached(&locate::beacon(&p.name));
+            if let Some(eid) = p.entity_id.filter(|e| !entries.iter().any(|c| c.eid == *e)) {
+                let text = eid.to_string();
+                let others = all.get_or_insert_with(devstate::beacons);
+                entries.extend(
+                    others.iter().filter(|(_, e, _)| *e == text).map(|(_, _, st)| Cached { eid, state: *st, age_ms: 0 }),
+                );
+            }
+            (p.name.clone(), p.entity_id, entries)
+        })
+        .collect();
     locate::sync(own, &beacons)
+}
+
+/// Beacons no peer section claims, each said with its fix.
+pub fn unclaimed(config: &ClusterConfig) -> Vec<String> {
+    let Ok(own) = Eid::parse(&devstate::own_eid()) else { return Vec::new() };
+    let peers: Vec<(String, Option<Eid>)> = config.peers.iter().map(|p| (p.name.clone(), p.entity_id)).collect();
+    let beacons: Vec<(String, Eid, i32)> =
+        devstate::beacons().into_iter().filter_map(|(d, e, st)| Some((d, Eid::parse(&e).ok()?, st))).collect();
+    locate::unclaimed(own, &peers, &beacons)
 }
 
 /// What the node with `eid` reports of the phone's `devices`.

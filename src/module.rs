@@ -21,7 +21,7 @@ use crate::ast::config::{asterisk_version, config_dir, host_name, load, system_n
 use crate::ast::pbx::{self, Context};
 use crate::ast::prometheus::Metrics;
 use crate::ast::endpoints::{self, Subscription};
-use crate::ast::{app, channel, devstate, guard, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
+use crate::ast::{app, channel, devstate, guard, manager, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
 use crate::runtime::{self, lock, Runtime};
 use crate::{ast_log, ast_verb, clusterdial, commands, locate, setup, silence};
 
@@ -29,6 +29,7 @@ use crate::{ast_log, ast_verb, clusterdial, commands, locate, setup, silence};
 struct Registered {
     /// None only while unload takes them away.
     commands: Option<Commands>,
+    actions: Option<manager::Actions>,
     peer_states: Subscription,
     prober: Option<runtime::Prober>,
     watcher: silence::Watcher,
@@ -97,13 +98,14 @@ fn load_module() -> Result<(), String> {
         // The pre-dial handler: Dial's b() runs it as a Gosub on each new leg.
         let predial = Context::register(PREDIAL_CONTEXT, "s", &[(clusterdial::MARK_APP, ""), ("Return", "")])?;
         let commands = Commands::register(commands::entries())?;
+        let actions = manager::Actions::register(runtime::ami)?;
         let peer_states = endpoints::subscribe(runtime::on_endpoint_state)?;
         let prober = runtime::Prober::start()?;
         let metrics = Metrics::register(runtime::metrics)?;
         if metrics.is_none() {
             ast_verb!(2, "res_cluster: res_prometheus is not running: no metrics on /metrics");
         }
-        Ok(Registered { commands: Some(commands), peer_states, prober: Some(prober), watcher, predial, metrics })
+        Ok(Registered { commands: Some(commands), actions: Some(actions), peer_states, prober: Some(prober), watcher, predial, metrics })
     })();
     match result {
         Ok(registered) => {
@@ -161,6 +163,7 @@ fn unload_module() -> Result<(), String> {
             return Err("a cluster CLI command is running; try again".into());
         }
     }
+    r.actions = None;
     app::unregister(clusterdial::APP);
     app::unregister(clusterdial::MARK_APP);
     // No new probe from here; the ones on their way call back into this
@@ -173,6 +176,7 @@ fn unload_module() -> Result<(), String> {
             app::register(clusterdial::APP, clusterdial::execute)?;
             app::register(clusterdial::MARK_APP, clusterdial::mark_leg)?;
             r.commands = Some(Commands::register(commands::entries())?);
+            r.actions = Some(manager::Actions::register(runtime::ami)?);
             r.prober = Some(runtime::Prober::start()?);
             Ok::<(), String>(())
         })();
@@ -182,7 +186,7 @@ fn unload_module() -> Result<(), String> {
         *registered = Some(r);
         return Err("a call is still inside ClusterDial, or a probe of a peer is still waiting for its answer; try again".into());
     }
-    let Registered { commands: _, peer_states, prober: _, watcher, predial, metrics } = r;
+    let Registered { commands: _, actions: _, peer_states, prober: _, watcher, predial, metrics } = r;
     drop(watcher);
     drop(metrics);
     drop(peer_states);

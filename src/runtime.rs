@@ -16,7 +16,8 @@ use res_cluster_core::health::{HealthTable, Now, PeerState, Reachability, StateC
 use res_cluster_core::setup::Finding;
 use res_cluster_core::stats::Counters;
 
-use crate::ast::{endpoints, guard, manager, pbx};
+use crate::ast::regex::Regex;
+use crate::ast::{endpoints, guard, manager, pbx, sorcery};
 use crate::{locate, setup};
 use crate::{ast_log, ast_verb};
 
@@ -35,6 +36,15 @@ pub struct Runtime {
     transports: RwLock<Vec<(String, String, String)>>,
     /// What the set-up check found at the last load or reload.
     findings: Mutex<Vec<Finding>>,
+    /// Each PJSIP peer's identify networks, read at load and reload.
+    peer_addresses: RwLock<Vec<(String, Vec<String>)>>,
+    /// Devices already checked against each outbound-publish's filter:
+    /// (device, outbound-publish, filter).
+    filters_checked: Mutex<HashSet<(String, String, String)>>,
+    /// When each peer not synced was last asked for its states.
+    refreshed: Mutex<BTreeMap<String, Instant>>,
+    /// When a phone's call is next checked for a peer's source address.
+    next_identify_check: Mutex<Option<Instant>>,
     /// Warnings said once each (they name the administrator's own
     /// settings or peers: a few distinct texts).
     said: Mutex<BTreeSet<String>>,
@@ -68,6 +78,10 @@ impl Runtime {
             locate_problems: Mutex::new(BTreeSet::new()),
             transports: RwLock::new(Vec::new()),
             findings: Mutex::new(Vec::new()),
+            peer_addresses: RwLock::new(Vec::new()),
+            filters_checked: Mutex::new(HashSet::new()),
+            refreshed: Mutex::new(BTreeMap::new()),
+            next_identify_check: Mutex::new(None),
             said: Mutex::new(BTreeSet::new()),
         });
         *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(runtime);
@@ -98,9 +112,36 @@ impl Runtime {
         }
     }
 
-    /// Reads this node's transports again (load, reload).
+    /// Reads this node's transports, and the peers' identify networks,
+    /// again (load, reload).
     pub fn read_transports(&self) {
         *self.transports.write().unwrap_or_else(|p| p.into_inner()) = setup::transports();
+        let config = self.config();
+        let addresses = config
+            .peers
+            .iter()
+            .filter(|p| p.technology == Technology::Pjsip)
+            .map(|p| (p.name.clone(), setup::identify(&p.endpoint)))
+            .collect();
+        *self.peer_addresses.write().unwrap_or_else(|p| p.into_inner()) = addresses;
+    }
+
+    /// Whether a call's source address is to be checked against the peers'
+    /// now: always for a call marked by the hop header, else once every
+    /// IDENTIFY_CHECK_EVERY (the first phone call after load included).
+    pub fn identify_check_due(&self, marked: bool) -> bool {
+        let mut next = lock(&self.next_identify_check);
+        let now = Instant::now();
+        if marked || next.map_or(true, |at| now >= at) {
+            *next = Some(now + IDENTIFY_CHECK_EVERY);
+            return !self.peer_addresses.read().unwrap_or_else(|p| p.into_inner()).is_empty();
+        }
+        false
+    }
+
+    /// The PJSIP peer whose identify matches `ip`.
+    pub fn peer_at(&self, ip: std::net::IpAddr) -> Option<String> {
+        res_cluster_core::setup::peer_at(ip, &self.peer_addresses.read().unwrap_or_else(|p| p.into_inner())).map(str::to_string)
     }
 
     /// Whether local address `local` is one of this node's TLS transports';
@@ -210,6 +251,73 @@ impl Runtime {
         sync
     }
 
+    /// What is checked every few seconds rather than at load, as it comes
+    /// and goes: with locating, the peers' entity IDs, beacons no section
+    /// claims, peers up but not synced (asked for their states again), and
+    /// this node's registered phones against the filters of its
+    /// outbound-publishes. Each problem is logged once.
+    pub fn housekeeping(&self) {
+        let config = self.config();
+        if config.locate != Locate::DevState {
+            return;
+        }
+        let sync = self.locate_sync(&config);
+        for text in locate::unclaimed(&config) {
+            self.warn_once(&format!("res_cluster: {text}"));
+        }
+        for peer in &config.peers {
+            let up = self.health().get(&peer.name).is_some_and(|h| h.state == PeerState::Up);
+            if !up || matches!(sync.get(&peer.name), Some(Sync::Synced(_))) {
+                continue;
+            }
+            let mut refreshed = lock(&self.refreshed);
+            let due = refreshed.get(&peer.name).map_or(true, |at| at.elapsed() >= REFRESH_EVERY);
+            if due {
+                refreshed.insert(peer.name.clone(), Instant::now());
+                drop(refreshed);
+                ast_verb!(3, "res_cluster: peer {} is up but has sent no beacon; asking it for its device states", peer.name);
+                locate::refresh(peer);
+            }
+        }
+        self.check_filters(&config);
+    }
+
+    /// This node's registered phones (the PJSIP endpoints local_dial rings
+    /// that have a registered contact) must pass the `@device_state_filter`
+    /// of every outbound-publish to a peer, or the peers take them for
+    /// absent.
+    fn check_filters(&self, config: &ClusterConfig) {
+        let mut phones: Vec<String> = sorcery::objects("contact", None)
+            .iter()
+            .filter(|c| c.get("call_id").is_some())
+            .filter_map(|c| c.get("endpoint").map(str::to_string))
+            .filter(|e| res_cluster_core::locate::dials_phone(&config.local_dial, e))
+            .collect();
+        phones.sort();
+        phones.dedup();
+        for peer in &config.peers {
+            let Some(filter) = sorcery::extended("outbound-publish", &peer.outbound_publish, "device_state_filter") else { continue };
+            for phone in &phones {
+                let device = format!("PJSIP/{phone}");
+                let key = (device.clone(), peer.outbound_publish.clone(), filter.clone());
+                if !lock(&self.filters_checked).insert(key) {
+                    continue;
+                }
+                match Regex::new(&filter) {
+                    None => self.warn_once(&format!(
+                        "res_cluster: outbound-publish {}'s @device_state_filter {filter} is not a regular expression Asterisk can compile: it publishes nothing to {}",
+                        peer.outbound_publish, peer.name
+                    )),
+                    Some(re) if !re.is_match(&device) => self.warn_once(&format!(
+                        "res_cluster: phone {device}, registered here, does not pass outbound-publish {}'s @device_state_filter {filter}: {} takes it for absent, and its calls to it end with no INVITE (CHANUNAVAIL); widen the filter",
+                        peer.outbound_publish, peer.name
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
     /// Reads each peer's endpoint state as it is now: Asterisk publishes
     /// changes only, so at load and reload the present one is asked for.
     pub fn seed_endpoint_states(&self) {
@@ -275,10 +383,24 @@ impl Drop for Prober {
     }
 }
 
+/// How often, at most, a phone's call has its source address compared with
+/// the peers' (a peer misidentified sends many calls).
+const IDENTIFY_CHECK_EVERY: Duration = Duration::from_secs(10);
+
+/// How often a peer that is up but not synced is asked for its states.
+const REFRESH_EVERY: Duration = Duration::from_secs(30);
+
+/// Rounds of the probe thread between two housekeeping runs.
+const HOUSEKEEPING_EVERY: u32 = 5;
+
 /// One round: an OPTIONS to each PJSIP peer down by silence, unless one is
-/// still on its way.
+/// still on its way; every few rounds, the housekeeping.
 fn probe_round() {
     let Some(runtime) = Runtime::current() else { return };
+    static ROUND: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    if ROUND.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % HOUSEKEEPING_EVERY == 0 {
+        runtime.housekeeping();
+    }
     let config = runtime.config();
     let candidates = runtime.health().probe_candidates();
     let timeout_ms = config.peer_timeout.millis().min(PROBE_EVERY.as_millis() as u64) as u32;
@@ -312,6 +434,22 @@ pub const INHERITABLE_HEADER: &str = "PJSIP_INHERITABLE_HEADER";
 /// The dialplan function that puts a header on one PJSIP channel.
 pub const LEG_HEADER: &str = "PJSIP_HEADER";
 
+/// What the AMI actions answer.
+pub fn ami(which: manager::Action) -> Option<String> {
+    let runtime = Runtime::current()?;
+    let config = runtime.config();
+    Some(match which {
+        manager::Action::Status => {
+            let counters = runtime.counters().clone();
+            res_cluster_core::report::ami_status(&config, &counters, &runtime.marking())
+        }
+        manager::Action::Peers => {
+            let health = runtime.health().clone();
+            res_cluster_core::report::ami_peers(&config, &health).join("\x1e")
+        }
+    })
+}
+
 /// The metrics res_prometheus serves, at each scrape.
 pub fn metrics() -> String {
     let Some(runtime) = Runtime::current() else { return String::new() };
@@ -323,7 +461,8 @@ pub fn metrics() -> String {
 
 /// Tells the administrator (log and AMI) that a peer changed state.
 pub fn announce(change: &StateChange) {
-    ast_verb!(2, "res_cluster: peer {} is {} ({}), was {}", change.peer, change.to, change.reason, change.from);
+    // A NOTICE: what Debian's default messages.log keeps.
+    ast_log!(Notice, "res_cluster: peer {} is {} ({}), was {}", change.peer, change.to, change.reason, change.from);
     manager::event(
         "ClusterPeerStatus",
         &[

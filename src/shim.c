@@ -56,6 +56,17 @@ const char *res_cluster_asterisk_version(void)
 	return ast_get_version();
 }
 
+int res_cluster_debug_atleast(int level)
+{
+	/* `core set debug <level> res_cluster` (or a global debug level). */
+	return DEBUG_ATLEAST(level);
+}
+
+void res_cluster_debug(const char *file, int line, const char *function, const char *message)
+{
+	ast_log(__LOG_DEBUG, file, line, function, "%s\n", message);
+}
+
 int res_cluster_verbosity_atleast(int level)
 {
 	return VERBOSITY_ATLEAST(level);
@@ -484,6 +495,38 @@ int res_cluster_devstate_entries(const char *device, struct res_cluster_cached *
 	ao2_iterator_destroy(&it);
 	ao2_ref(all, -1);
 	return count;
+}
+
+static int beacon_cb(void *obj, void *arg, int flags)
+{
+	struct stasis_message *msg = obj;
+	struct ast_device_state_message *state = stasis_message_data(msg);
+	char eid[20];
+
+	/* Every entity's own snapshot (stasis_cache_dump_all leaves the
+	 * aggregates out), so each carries the EID it was published under. */
+	if (!strncmp(state->device, "Cluster:", 8)) {
+		ast_eid_to_str(eid, sizeof(eid), (struct ast_eid *) state->eid);
+		ast_str_append(arg, 0, "%s\x1f%s\x1f%d\x1e", state->device, eid, state->state);
+	}
+	return 0;
+}
+
+char *res_cluster_devstate_beacons(void)
+{
+	struct ao2_container *all = stasis_cache_dump_all(ast_device_state_cache(), ast_device_state_message_type());
+	struct ast_str *out;
+
+	if (!all) {
+		return NULL;
+	}
+	out = ast_str_create(256);
+	if (out) {
+		ast_str_set(&out, 0, "%s", "");
+		ao2_callback(all, OBJ_NODATA, beacon_cb, &out);
+	}
+	ao2_ref(all, -1);
+	return str_to_heap(out);
 }
 
 int res_cluster_devstate_of(const char *device, const char *eid_text, int *state_out, long long *age_out)
@@ -965,6 +1008,90 @@ int res_cluster_add_extension(const char *context, const char *exten, int priori
 	res = ast_add_extension2(con, 1, exten, priority, NULL, NULL, app, data, ast_free_ptr, registrar, NULL, 0);
 	ast_unlock_contexts();
 	return res;
+}
+
+/*
+ * AMI actions ClusterStatus and ClusterPeers. Their text comes from Rust
+ * (`source`: 0 the status fields, 1 the peers' entries separated by
+ * "\x1e"), as "Key: value\r\n" lines, and goes back to Rust to be freed.
+ */
+static char *(*ami_source)(int which);
+static void (*ami_free)(char *text);
+
+static void ami_id(const struct message *m, char *buf, size_t len)
+{
+	const char *id = astman_get_header(m, "ActionID");
+
+	if (ast_strlen_zero(id)) {
+		buf[0] = '\0';
+	} else {
+		snprintf(buf, len, "ActionID: %s\r\n", id);
+	}
+}
+
+static int ami_cluster_status(struct mansession *s, const struct message *m)
+{
+	char id[256];
+	char *text = ami_source ? ami_source(0) : NULL;
+
+	if (!text) {
+		astman_send_error(s, m, "res_cluster has no configuration in force");
+		return 0;
+	}
+	ami_id(m, id, sizeof(id));
+	astman_append(s, "Response: Success\r\n%s%s\r\n", id, text);
+	ami_free(text);
+	return 0;
+}
+
+static int ami_cluster_peers(struct mansession *s, const struct message *m)
+{
+	char id[256];
+	char *text = ami_source ? ami_source(1) : NULL;
+	char *entry, *rest;
+	int count = 0;
+
+	if (!text) {
+		astman_send_error(s, m, "res_cluster has no configuration in force");
+		return 0;
+	}
+	ami_id(m, id, sizeof(id));
+	astman_send_listack(s, m, "Peers will follow", "start");
+	for (rest = text; (entry = strsep(&rest, "\x1e"));) {
+		if (!ast_strlen_zero(entry)) {
+			astman_append(s, "Event: ClusterPeerEntry\r\n%s%s\r\n", id, entry);
+			count++;
+		}
+	}
+	astman_send_list_complete_start(s, m, "ClusterPeerlistComplete", count);
+	astman_send_list_complete_end(s);
+	ami_free(text);
+	return 0;
+}
+
+int res_cluster_ami_register(char *(*source)(int which), void (*release)(char *text))
+{
+	ami_source = source;
+	ami_free = release;
+	if (ast_manager_register_xml("ClusterStatus", EVENT_FLAG_SYSTEM | EVENT_FLAG_REPORTING, ami_cluster_status)) {
+		return -1;
+	}
+	if (ast_manager_register_xml("ClusterPeers", EVENT_FLAG_SYSTEM | EVENT_FLAG_REPORTING, ami_cluster_peers)) {
+		ast_manager_unregister("ClusterStatus");
+		return -1;
+	}
+	return 0;
+}
+
+void res_cluster_ami_unregister(void)
+{
+	ast_manager_unregister("ClusterStatus");
+	ast_manager_unregister("ClusterPeers");
+}
+
+char *res_cluster_strdup(const char *text)
+{
+	return ast_strdup(text);
 }
 
 int res_cluster_manager_event(const char *event, const char *body)

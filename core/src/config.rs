@@ -193,6 +193,9 @@ pub struct ClusterConfig {
     pub holddown: Seconds,
     pub peer_leg_marking: LegMarking,
     pub locate: Locate,
+    /// Write the route so far (CLUSTERROUTE) into the CDR's userfield
+    /// before each Dial and at the end.
+    pub route_to_userfield: bool,
     pub peers: Vec<Peer>,
     /// Whether this Asterisk's Dial reads fractional timeouts.
     pub dial_reads_fractions: bool,
@@ -260,7 +263,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-pub const GENERAL_KEYS: [&str; 11] = [
+pub const GENERAL_KEYS: [&str; 12] = [
     "node_name",
     "local_dial",
     "ring_timeout",
@@ -272,6 +275,7 @@ pub const GENERAL_KEYS: [&str; 11] = [
     "holddown",
     "peer_leg_marking",
     "locate",
+    "route_to_userfield",
 ];
 pub const PEER_KEYS: [&str; 6] = ["type", "dial", "endpoint", "outbound_publish", "entity_id", "trust"];
 
@@ -356,6 +360,14 @@ pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, Conf
         None => Locate::Off,
     };
 
+    let route_to_userfield = match general.get("route_to_userfield") {
+        Some(e) => match e.value.trim().to_ascii_lowercase().as_str() {
+            "yes" | "true" | "on" | "1" => true,
+            "no" | "false" | "off" | "0" | "" => false,
+            other => return Err(general.error(Some(e), format!("'{other}' is not yes or no"))),
+        },
+        None => false,
+    };
     let mut warnings = Vec::new();
     if !defaults.dial_reads_fractions && !ring_timeout.is_whole() {
         warnings.push(format!(
@@ -392,6 +404,7 @@ pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, Conf
         holddown,
         peer_leg_marking,
         locate,
+        route_to_userfield,
         peers,
         dial_reads_fractions: defaults.dial_reads_fractions,
         warnings,

@@ -102,6 +102,20 @@ pub fn devices(local_dial: &DialTemplate, exten: &str, pjsip_endpoint: &mut dyn 
         .collect()
 }
 
+/// Whether PJSIP endpoint `endpoint` is one of the phones `local_dial`
+/// rings (some destination `PJSIP/<pre>${EXTEN}<post>` has it as
+/// `<pre>x<post>`): its device, `PJSIP/<endpoint>`, must reach the peers.
+pub fn dials_phone(local_dial: &DialTemplate, endpoint: &str) -> bool {
+    local_dial.as_str().split('&').any(|dest| {
+        let Some(resource) = dest.strip_prefix("PJSIP/") else { return false };
+        if resource.contains('/') {
+            return false;
+        }
+        let Some((pre, post)) = resource.split_once(crate::template::PLACEHOLDER) else { return false };
+        endpoint.len() > pre.len() + post.len() && endpoint.starts_with(pre) && endpoint.ends_with(post)
+    })
+}
+
 /// The named devices of `devices`.
 pub fn named(devices: &[Device]) -> Vec<String> {
     devices
@@ -230,6 +244,29 @@ pub fn sync(own: Eid, beacons: &[(String, Option<Eid>, Vec<Cached>)]) -> (BTreeM
     (out, problems)
 }
 
+/// Beacons that no peer section claims: published by a node (not this
+/// one) whose name no section of res_cluster.conf carries, and from an
+/// entity ID no section's entity_id names. Such a node's states are never
+/// used (its phones are hunted); each is named with its EID and the fix.
+pub fn unclaimed(own: Eid, peers: &[(String, Option<Eid>)], beacons: &[(String, Eid, i32)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (device, eid, st) in beacons {
+        let Some(node) = device.strip_prefix("Cluster:") else { continue };
+        if *eid == own || !state::present(*st) {
+            continue;
+        }
+        let claimed = peers.iter().any(|(name, configured)| name == node || *configured == Some(*eid));
+        if !claimed {
+            let sections: Vec<String> = peers.iter().map(|(n, _)| format!("[{n}]")).collect();
+            out.push(format!(
+                "a node publishes the beacon {device} from entity ID {eid}, but no peer section is named {node} (sections: {}): its device states are not used, and calls for its phones are hunted; name that peer's section [{node}] (a peer section is named after the peer's node_name), or set entity_id = {eid} in it",
+                if sections.is_empty() { "none".to_string() } else { sections.join(", ") }
+            ));
+        }
+    }
+    out
+}
+
 /// The peers to dial for a phone, from each one's report: the present ones,
 /// newest report first, then the unknown ones in their order; how many
 /// reported it absent.
@@ -342,6 +379,32 @@ mod tests {
         assert!(text.iter().any(|t| t.starts_with("node2 and node3 publish their device states under the same entity ID 02:00:00:00:00:07")), "{text:?}");
         assert!(text.iter().any(|t| t.starts_with("node4 publishes its device states under this node's own entity ID")), "{text:?}");
         assert!(text.iter().any(|t| t.contains("res_cluster.conf says entity_id = 02:00:00:00:00:05")), "{text:?}");
+    }
+
+    #[test]
+    fn a_registered_endpoint_is_a_phone_when_local_dial_rings_it() {
+        let t = DialTemplate::parse("PJSIP/${EXTEN}&PJSIP/${EXTEN}@example.com&IAX2/${EXTEN}").unwrap();
+        assert!(dials_phone(&t, "101") && dials_phone(&t, "101@example.com"));
+        let t = DialTemplate::parse("PJSIP/desk-${EXTEN}").unwrap();
+        assert!(dials_phone(&t, "desk-101") && !dials_phone(&t, "101") && !dials_phone(&t, "desk-"));
+        let t = DialTemplate::parse("PJSIP/trunk/sip:${EXTEN}@192.0.2.1").unwrap();
+        assert!(!dials_phone(&t, "101"));
+    }
+
+    #[test]
+    fn a_beacon_no_section_claims_is_named_with_its_fix() {
+        let peers = vec![("cluster-node2".to_string(), None), ("node3".to_string(), Some(eid(9)))];
+        let beacons = vec![
+            ("Cluster:node2".to_string(), eid(2), state::NOT_INUSE),
+            ("Cluster:node3".to_string(), eid(3), state::NOT_INUSE),
+            ("Cluster:renamed".to_string(), eid(9), state::NOT_INUSE),
+            ("Cluster:node1".to_string(), eid(1), state::NOT_INUSE),
+            ("Cluster:gone".to_string(), eid(5), state::UNAVAILABLE),
+        ];
+        let found = unclaimed(eid(1), &peers, &beacons);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("a node publishes the beacon Cluster:node2 from entity ID 02:00:00:00:00:02, but no peer section is named node2 (sections: [cluster-node2], [node3])"), "{found:?}");
+        assert!(found[0].ends_with("name that peer's section [node2] (a peer section is named after the peer's node_name), or set entity_id = 02:00:00:00:00:02 in it"));
     }
 
     #[test]

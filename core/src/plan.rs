@@ -161,6 +161,9 @@ pub struct Outcome {
     pub zero_invite: bool,
     /// One line for the verbose log.
     pub summary: String,
+    /// Where the call went and why, step by step (CLUSTERROUTE): e.g.
+    /// `local:CHANUNAVAIL,node2:absent,node3:down,node4:located,node4:ANSWER`.
+    pub route: String,
 }
 
 impl Outcome {
@@ -181,6 +184,7 @@ impl Outcome {
             hunted: false,
             zero_invite: false,
             summary,
+            route: String::new(),
         }
     }
 }
@@ -214,6 +218,8 @@ pub struct CallPlan {
     dialled_hunted: bool,
     /// With locating, once the peers are ordered: the phone's devices.
     devices: Vec<Device>,
+    /// The steps taken, for CLUSTERROUTE.
+    route: Vec<String>,
 }
 
 impl CallPlan {
@@ -240,11 +246,17 @@ impl CallPlan {
             dialled_located: false,
             dialled_hunted: false,
             devices: Vec::new(),
+            route: Vec::new(),
         }
     }
 
     pub fn origin(&self) -> &Origin {
         &self.origin
+    }
+
+    /// The route so far (what CLUSTERROUTE will begin with).
+    pub fn route_so_far(&self) -> String {
+        self.route.join(",")
     }
 
     pub fn exten(&self) -> Option<&str> {
@@ -289,6 +301,8 @@ impl CallPlan {
                             if self.config.strategy == Strategy::Sequential {
                                 break;
                             }
+                        } else {
+                            self.route.push(format!("{}:down", self.config.peers[i].name));
                         }
                     }
                     if dialled.is_empty() {
@@ -345,6 +359,7 @@ impl CallPlan {
 
     fn record_local(&mut self, r: DialResult) {
         let status = r.status.unwrap_or(DialStatus::ChanUnavail);
+        self.route.push(format!("local:{status}"));
         let node = &self.config.node_name;
         if status == DialStatus::Answer {
             let mut o = Outcome::new(DialStatus::Answer, format!("answered on this node ({node})"));
@@ -383,6 +398,16 @@ impl CallPlan {
             } else if r.silenced.contains(&p.name) {
                 self.observations.push(Observation::Silent { peer: p.name.clone(), waited_ms: r.elapsed_ms });
             }
+            let answered_here = status == DialStatus::Answer
+                && (peers.len() == 1 || r.answered_endpoint.as_ref().is_some_and(|(tech, ep)| p.owns_leg(*tech, ep)));
+            let what = if r.silenced.contains(&p.name) {
+                "silent".to_string()
+            } else if answered_here || status != DialStatus::Answer {
+                status.to_string()
+            } else {
+                "rang".to_string()
+            };
+            self.route.push(format!("{}:{what}", p.name));
         }
         let names: Vec<&str> = peers.iter().map(|p| p.name.as_str()).collect();
         if status != DialStatus::Answer {
@@ -454,6 +479,15 @@ impl CallPlan {
     }
 
     fn finish(&mut self, mut outcome: Outcome) {
+        if self.origin.is_cluster_call() && self.route.first().is_some_and(|r| r.starts_with("local:")) {
+            let from = match &self.origin {
+                Origin::Peer { name } => format!("from:{name}"),
+                Origin::Marked { marker } => format!("marked:{}", marker.replace(' ', "-")),
+                Origin::Phone => String::new(),
+            };
+            self.route.insert(0, from);
+        }
+        outcome.route = self.route.join(",");
         outcome.forwarded |= self.forwarded;
         outcome.located |= self.dialled_located;
         outcome.hunted |= self.dialled_hunted;
@@ -465,6 +499,14 @@ impl CallPlan {
         let exten = self.args.as_ref().map(|a| a.exten.as_str()).unwrap_or_default();
         self.devices = locate::devices(&self.config.local_dial, exten, &mut |name| lookups.pjsip_endpoint_exists(name));
         let reports: Vec<(usize, Report)> = peers.iter().map(|&i| (i, lookups.locate(&self.config.peers[i], &self.devices))).collect();
+        for (i, r) in &reports {
+            let what = match r {
+                Report::Present { .. } => "located",
+                Report::Absent => "absent",
+                Report::Unknown => "hunted",
+            };
+            self.route.push(format!("{}:{what}", self.config.peers[*i].name));
+        }
         locate::route(&reports)
     }
 

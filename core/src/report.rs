@@ -34,6 +34,55 @@ pub fn status(config: &ClusterConfig, counters: &Counters, marking: &str, heap: 
     out
 }
 
+/// The AMI action ClusterStatus: the fields of `cluster show status`, as
+/// "Key: value" lines.
+pub fn ami_status(config: &ClusterConfig, counters: &Counters, marking: &str) -> String {
+    let rows = [
+        ("Node", config.node_name.clone()),
+        ("Strategy", config.strategy.as_str().to_string()),
+        ("Peers", config.peers.len().to_string()),
+        ("Locate", config.locate.as_str().to_string()),
+        ("PeerLegMarking", marking.to_string()),
+        ("Calls", counters.calls.to_string()),
+        ("AnsweredLocally", counters.answered_locally.to_string()),
+        ("Forwarded", counters.forwarded.to_string()),
+        ("AnsweredByPeer", counters.answered_by_peer.to_string()),
+        ("LoopsRefused", counters.loops_refused.to_string()),
+        ("InvalidArguments", counters.invalid_arguments.to_string()),
+        ("Located", counters.located.to_string()),
+        ("Hunted", counters.hunted.to_string()),
+        ("ZeroInvite", counters.zero_invite.to_string()),
+    ];
+    rows.iter().map(|(k, v)| format!("{k}: {}\r\n", ami_value(v))).collect()
+}
+
+/// The AMI action ClusterPeers: one entry per peer, as "Key: value" lines.
+pub fn ami_peers(config: &ClusterConfig, health: &HealthTable) -> Vec<String> {
+    config
+        .peers
+        .iter()
+        .map(|p| {
+            let h = health.get(&p.name);
+            let rows = [
+                ("Peer", p.name.clone()),
+                ("Endpoint", p.endpoint.clone()),
+                ("Technology", p.technology.as_str().to_string()),
+                ("PeerStatus", h.map_or(PeerState::Unknown, |h| h.state).as_str().to_string()),
+                ("Cause", h.map(|h| h.reason.clone()).unwrap_or_default()),
+                ("Since", h.map(|h| h.since_wall_s.to_string()).unwrap_or_default()),
+                ("LastResponse", h.and_then(|h| h.last_response_wall_s).map(|t| t.to_string()).unwrap_or_default()),
+                ("Trust", p.trust.describe().to_string()),
+            ];
+            rows.iter().map(|(k, v)| format!("{k}: {}\r\n", ami_value(v))).collect()
+        })
+        .collect()
+}
+
+/// A line break or separator in a value would forge further AMI headers.
+fn ami_value(v: &str) -> String {
+    v.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
 pub fn peers(config: &ClusterConfig, health: &HealthTable, now_wall_s: u64) -> String {
     let mut out = format!(
         "{:<16} {:<20} {:<8} {:<20} {:<34} {}\n",
@@ -182,6 +231,23 @@ mod tests {
         let devices = vec![Device::Unlocatable { destination: "PJSIP/102@trunk".into(), why: "a user at another endpoint" }];
         let text = locations(&config(), "02:00:00:00:00:01", Some(("102", &devices)), &rows[..1], &[]);
         assert!(text.contains("Not located: PJSIP/102@trunk (a user at another endpoint); calls for it are hunted"), "{text}");
+    }
+
+    #[test]
+    fn the_ami_actions_say_what_the_cli_says() {
+        let mut c = Counters::default();
+        c.calls = 4;
+        let text = ami_status(&config(), &c, "a pre-dial handler\r\nEvent: forged");
+        assert!(text.starts_with("Node: node1\r\nStrategy: sequential\r\n"), "{text}");
+        assert!(text.contains("Calls: 4\r\n") && text.contains("PeerLegMarking: a pre-dial handler  Event: forged\r\n"), "{text}");
+        let mut h = HealthTable::default();
+        let at = Now { mono_ms: 0, wall_s: 1_795_700_000 };
+        h.sync_peers(["node2"], at);
+        h.note_response("node2", at);
+        let peers = ami_peers(&config(), &h);
+        assert_eq!(peers.len(), 1);
+        assert!(peers[0].starts_with("Peer: node2\r\nEndpoint: cluster-node2\r\nTechnology: PJSIP\r\nPeerStatus: UP\r\nCause: answered a call\r\n"), "{}", peers[0]);
+        assert!(peers[0].ends_with("LastResponse: 1795700000\r\nTrust: address\r\n"), "{}", peers[0]);
     }
 
     #[test]

@@ -16,6 +16,11 @@ pub trait Command {
     const SUMMARY: &'static CStr;
     /// Words of the command line past COMMAND: the text to print, or why not.
     fn run(args: &[String]) -> Result<String, CliError>;
+    /// Tab completion of the word at `pos` (counted from 0 among the
+    /// command line's words) that begins with `word`: every choice.
+    fn complete(_pos: usize, _word: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Why a command printed no result.
@@ -46,7 +51,22 @@ unsafe extern "C" fn handler<C: Command>(e: *mut sys::ast_cli_entry, cmd: c_int,
                 }
                 CLI_SUCCESS
             }
-            sys::ast_cli_command_CLI_GENERATE => std::ptr::null_mut(),
+            sys::ast_cli_command_CLI_GENERATE => {
+                if a.is_null() {
+                    return std::ptr::null_mut();
+                }
+                // SAFETY: for CLI_GENERATE Asterisk passes the word being
+                // completed, its position and which match it wants.
+                let (pos, word, n) = unsafe {
+                    let a = &*a;
+                    (a.pos.max(0) as usize, borrowed(a.word).unwrap_or_default(), a.n.max(0) as usize)
+                };
+                match C::complete(pos, &word).get(n) {
+                    // SAFETY: a valid string; Asterisk frees the copy.
+                    Some(choice) => unsafe { sys::res_cluster_strdup(cstring(choice).as_ptr()) },
+                    None => std::ptr::null_mut(),
+                }
+            }
             _ => {
                 if a.is_null() {
                     return CLI_FAILURE;

@@ -84,3 +84,23 @@ pub fn ask_refresh(outbound_publish: &str) -> bool {
     // it sends and gives it back.
     unsafe { sys::res_cluster_devstate_refresh(name.as_ptr()) == 0 }
 }
+
+/// Every beacon any node published: (device, EID, state).
+pub fn beacons() -> Vec<(String, String, i32)> {
+    // SAFETY: no arguments; the shim dumps the device-state cache and hands
+    // out a text (or NULL) that is ours to free.
+    let text = unsafe { sys::res_cluster_devstate_beacons() };
+    if text.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: non-NULL and NUL-terminated; copied before it is freed.
+    let copy = unsafe { borrowed(text) }.unwrap_or_default();
+    // SAFETY: allocated by the shim (ast_strdup), freed once, here.
+    unsafe { sys::res_cluster_free(text.cast()) };
+    copy.split('\x1e')
+        .filter_map(|r| {
+            let mut f = r.split('\x1f');
+            Some((f.next()?.to_string(), f.next()?.to_string(), f.next()?.parse().ok()?))
+        })
+        .collect()
+}

@@ -57,3 +57,26 @@ macro_rules! ast_log {
         $crate::ast::log::log($crate::ast::log::Level::$level, file!(), line!(), module_path!(), &format!($($arg)*))
     };
 }
+
+/// Whether `core set debug <level> res_cluster` (or a global debug level)
+/// is at least `level`; checked before a debug message is formatted.
+pub fn debug_enabled(level: i32) -> bool {
+    // SAFETY: reads Asterisk's debug settings, no arguments to trust.
+    unsafe { sys::res_cluster_debug_atleast(level) != 0 }
+}
+
+pub fn debug_at(file: &str, line: u32, function: &str, message: &str) {
+    let (file, function, message) = (cstring(file), cstring(function), cstring(message));
+    // SAFETY: valid NUL-terminated strings that outlive the call, printed through "%s".
+    unsafe { sys::res_cluster_debug(file.as_ptr(), line as i32, function.as_ptr(), message.as_ptr()) }
+}
+
+/// A debug message for `core set debug 1 res_cluster`: one call's decisions.
+#[macro_export]
+macro_rules! ast_debug {
+    ($level:expr, $($arg:tt)*) => {
+        if $crate::ast::log::debug_enabled($level) {
+            $crate::ast::log::debug_at(file!(), line!(), module_path!(), &format!($($arg)*))
+        }
+    };
+}

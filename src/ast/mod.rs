@@ -13,6 +13,7 @@ pub mod guard;
 pub mod log;
 pub mod pbx;
 pub mod prometheus;
+pub mod regex;
 pub mod sorcery;
 pub mod manager;
 pub mod endpoints;

@@ -51,8 +51,11 @@ pub struct NodeSpec {
     /// `valgrind.log` in the node's directory.
     pub valgrind: bool,
     /// Log notices, warnings and errors only (RESULT lines are notices):
-    /// for long runs, where verbose logging would dominate.
+    /// for long runs, where verbose logging would dominate. Debian's own
+    /// messages.log is this.
     pub quiet_log: bool,
+    /// Also log debug messages (`core set debug ...`).
+    pub debug_log: bool,
     /// Run the classic two-server recipe's dialplan (translated to PJSIP)
     /// instead of ClusterDial, for comparison.
     pub recipe: bool,
@@ -109,6 +112,7 @@ impl NodeSpec {
             system_dirs: false,
             after_clusterdial: "Hangup()".into(),
             quiet_log: false,
+            debug_log: false,
             ami: true,
             valgrind: false,
             recipe: false,
@@ -448,6 +452,8 @@ pub struct CallRecord {
     /// The caller name and presentation when the call ended.
     pub name: String,
     pub pres: String,
+    /// CLUSTERROUTE (URI-encoded).
+    pub route: String,
 }
 
 impl CallRecord {
@@ -474,6 +480,7 @@ impl CallRecord {
                 "after" => r.after = v,
                 "name" => r.name = v,
                 "pres" => r.pres = v,
+                "route" => r.route = v,
                 _ => {}
             }
         }
@@ -566,17 +573,17 @@ const AUTH_MODULES: [&str; 2] = ["res_pjsip_authenticator_digest.so", "res_pjsip
 
 /// Call records: CDRs to CSV, CEL events to CSV (cel_custom needs
 /// res_cdrel_custom loaded before it in 22.10).
-const RECORD_MODULES: [&str; 3] = ["cdr_csv.so", "res_cdrel_custom.so", "cel_custom.so"];
+const RECORD_MODULES: [&str; 4] = ["cdr_csv.so", "res_cdrel_custom.so", "cel_custom.so", "func_cdr.so"];
 
 fn write_configs(net: &Net, spec: &NodeSpec, inside: &str, dirs: &Dirs, etc: &std::path::Path, ip: &str) {
     let name = spec.name();
     let files: Vec<(&str, String)> = vec![
         ("asterisk.conf", asterisk_conf(inside, dirs, &name, &spec.entity_id.clone().unwrap_or_else(|| format!("02:00:00:00:00:{:02x}", spec.index)))),
         ("modules.conf", modules_conf(spec)),
-        ("cdr.conf", format!("[general]\nenable = {}\n\n[csv]\nusegmtime = yes\nloguniqueid = yes\n", yes(spec.records))),
+        ("cdr.conf", format!("[general]\nenable = {}\n\n[csv]\nusegmtime = yes\nloguniqueid = yes\nloguserfield = yes\n", yes(spec.records))),
         ("cel.conf", format!("[general]\nenable = {}\napps = all\nevents = ALL\n", yes(spec.records))),
         ("cel_custom.conf", "[mappings]\nMaster.csv => ${eventtype},${CHANNEL(channame)},${URIENCODE(${CALLERID(num)})}\n".into()),
-        ("logger.conf", logger_conf(spec.quiet_log)),
+        ("logger.conf", logger_conf(spec.quiet_log, spec.debug_log)),
         ("pjsip.conf", pjsip_conf(net, spec, ip)),
         ("extensions.conf", extensions_conf(spec)),
         ("manager.conf", format!("[general]\nenabled = {}\nport = 5038\nbindaddr = {ip}\ntimestampevents = yes\n\n[test]\nsecret = test\nread = all\nwrite = all\n", if spec.ami { "yes" } else { "no" })),
@@ -593,8 +600,12 @@ fn write_configs(net: &Net, spec: &NodeSpec, inside: &str, dirs: &Dirs, etc: &st
     }
 }
 
-fn logger_conf(quiet: bool) -> String {
-    let levels = if quiet { "notice,warning,error" } else { "notice,warning,error,verbose(4)" };
+fn logger_conf(quiet: bool, debug: bool) -> String {
+    let levels = match (quiet, debug) {
+        (true, _) => "notice,warning,error",
+        (false, false) => "notice,warning,error,verbose(4)",
+        (false, true) => "notice,warning,error,verbose(4),debug",
+    };
     format!("[general]\ndateformat = %F %T.%3q\n[logfiles]\nmessages.log => {levels}\n")
 }
 
@@ -797,7 +808,7 @@ fn result_line(cluster: &str, after: &str) -> String {
     format!(
         "exten => h,1,Log(NOTICE,RESULT chan=${{CHANNEL}} exten=${{CD_EXTEN}} cluster={cluster} dial=${{DIALSTATUS}} \
          node=${{CLUSTERNODE}} raw=${{URIENCODE(${{CD_RAW}})}} cid=${{URIENCODE(${{CALLERID(num)}})}} after={after} \
-         name=${{URIENCODE(${{CALLERID(name)}})}} pres=${{CALLERID(pres)}})\n"
+         name=${{URIENCODE(${{CALLERID(name)}})}} pres=${{CALLERID(pres)}} route=${{URIENCODE(${{CLUSTERROUTE}})}})\n"
     )
 }
 

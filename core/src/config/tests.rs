@@ -180,7 +180,7 @@ fn every_bad_file_gets_its_own_clear_error() {
         ("[general]\nring_timeout = 20\nring_timeout = 30\n".into(),
          "res_cluster.conf line 3: [general] ring_timeout: set twice (first on line 2); keep one"),
         ("[general]\nring_timout = 20\n".into(),
-         "res_cluster.conf line 2: [general] ring_timout: unknown key; [general] takes node_name, local_dial, ring_timeout, dial_options, callerid_prefix, fallback_on, strategy, peer_timeout, holddown, peer_leg_marking, locate"),
+         "res_cluster.conf line 2: [general] ring_timout: unknown key; [general] takes node_name, local_dial, ring_timeout, dial_options, callerid_prefix, fallback_on, strategy, peer_timeout, holddown, peer_leg_marking, locate, route_to_userfield"),
         ("[node2]\ndial = PJSIP/${EXTEN}@cluster-node2\n".into(),
          "res_cluster.conf line 2: [node2] type: missing; every section but [general] is a peer and needs type = peer"),
         ("[node2]\ntype = friend\ndial = PJSIP/${EXTEN}@n2\n".into(),

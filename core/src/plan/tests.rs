@@ -689,3 +689,31 @@ fn a_cluster_calls_own_phone_legs_are_watched_for_silence_and_a_phones_are_not()
     let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
     assert_eq!(expect_dial(&mut plan, &mut gate).watch, None, "a phone's own call dials its phones as Dial does");
 }
+
+#[test]
+fn the_route_says_where_the_call_went_and_why() {
+    let c = config("locate = devstate", &["node2", "node3", "node4", "node5"]);
+    let mut plan = CallPlan::new(c, "101", phone());
+    let mut gate = Located(
+        vec![("node2", Report::Absent), ("node3", Report::Present { age_ms: 10 }), ("node4", Report::Unknown), ("node5", Report::Present { age_ms: 50 })],
+        vec![],
+        vec!["node3"],
+    );
+    expect_dial_with(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let r = expect_dial_with(&mut plan, &mut gate);
+    assert_eq!(peers_of(&r), vec!["node5"], "node3 is down: skipped");
+    plan.record(DialResult { silenced: vec!["node5".into()], elapsed_ms: 1_000, ..result(DialStatus::ChanUnavail) });
+    let r = expect_dial_with(&mut plan, &mut gate);
+    assert_eq!(peers_of(&r), vec!["node4"]);
+    plan.record(DialResult { responded: vec![pjsip("cluster-node4")], ..result(DialStatus::Answer) });
+    let o = finish_with(&mut plan, &mut gate);
+    assert_eq!(o.route, "local:CHANUNAVAIL,node2:absent,node3:located,node4:hunted,node5:located,node3:down,node5:silent,node4:ANSWER");
+
+    let mut plan = CallPlan::new(config("", &["node2"]), "555", from_peer("node2", "9999200"));
+    let mut gate = Gate(None, None, 0);
+    plan.next(&mut gate);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    assert_eq!(expect_finish(&mut plan, &mut gate).route, "from:node2,local:CHANUNAVAIL");
+}
