@@ -1,7 +1,7 @@
 # res_cluster -- build, test and install the Asterisk module.
 #
 #   make            build res_cluster.so against the Asterisk headers found
-#   make demo       two nodes on loopback, real calls through ClusterDial
+#   make demo       three nodes on loopback, real calls through ClusterDial
 #   make test       unit and integration tests (installs what they need)
 #   make asterisk   build the Asterisk sandbox (Debian unstable root, once)
 

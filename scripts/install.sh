@@ -7,8 +7,11 @@
 #   install.sh dirs        print the directories
 #
 # Every directory can be set from the environment; DESTDIR is prepended to
-# all of them. Defaults follow the Asterisk headers the module was built
-# against (their prefix) and the OS (Debian's multiarch module directory).
+# all of them. Defaults come from the Asterisk the module was built against:
+# the module and data directories from its asterisk.conf ([directories]
+# astmoddir, astdatadir) when there is one, else from its build's makeopts
+# (ASTMODDIR, ASTDATADIR: a source tree's, found beside its include/), else
+# from the headers' prefix and the OS (Debian's multiarch module directory).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -22,6 +25,26 @@ else
 fi
 PREFIX=${PREFIX:-$default_prefix}
 
+if [ "$PREFIX" = /usr ]; then default_etc=/etc/asterisk; else default_etc=$PREFIX/etc/asterisk; fi
+ASTETCDIR=${ASTETCDIR:-$default_etc}
+
+# "astmoddir => /x" in asterisk.conf (a template section too: Debian ships
+# [directories](!), whose values are still its build's own).
+from_conf() {
+    [ -r "$ASTETCDIR/asterisk.conf" ] || return 0
+    sed -n "s/^[[:space:]]*$1[[:space:]]*=>*[[:space:]]*\([^;[:space:]]*\).*/\1/p" "$ASTETCDIR/asterisk.conf" | head -n 1
+}
+# "ASTMODDIR=/x" in the makeopts of the source tree whose include/ the
+# module was built against.
+from_makeopts() {
+    [ -n "${ASTERISK_INCLUDE_DIR:-}" ] && [ -r "$ASTERISK_INCLUDE_DIR/../makeopts" ] || return 0
+    sed -n "s/^$1[[:space:]]*=[[:space:]]*\(.*\)$/\1/p" "$ASTERISK_INCLUDE_DIR/../makeopts" | head -n 1
+}
+[ -n "${MODULES_DIR:-}" ] || MODULES_DIR=$(from_conf astmoddir)
+[ -n "${MODULES_DIR:-}" ] || MODULES_DIR=$(from_makeopts ASTMODDIR)
+[ -n "${ASTDATADIR:-}" ] || ASTDATADIR=$(from_conf astdatadir)
+[ -n "${ASTDATADIR:-}" ] || ASTDATADIR=$(from_makeopts ASTDATADIR)
+
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null || true)
 if [ -z "${MODULES_DIR:-}" ]; then
     if [ -n "$multiarch" ] && { [ -f /etc/debian_version ] || [ -d "$PREFIX/lib/$multiarch/asterisk" ]; }; then
@@ -32,8 +55,6 @@ if [ -z "${MODULES_DIR:-}" ]; then
 fi
 ASTDATADIR=${ASTDATADIR:-$PREFIX/share/asterisk}
 DOC_XML_DIR=${DOC_XML_DIR:-$ASTDATADIR/documentation/thirdparty}
-if [ "$PREFIX" = /usr ]; then default_etc=/etc/asterisk; else default_etc=$PREFIX/etc/asterisk; fi
-ASTETCDIR=${ASTETCDIR:-$default_etc}
 DOCDIR=${DOCDIR:-$PREFIX/share/doc/asterisk-res-cluster}
 DESTDIR=${DESTDIR:-}
 
@@ -60,7 +81,13 @@ samples)
     if [ -e "$DESTDIR$ASTETCDIR/res_cluster.conf" ]; then
         echo "kept $DESTDIR$ASTETCDIR/res_cluster.conf (it exists)"
     else
-        install -m 0640 "$SAMPLE" "$DESTDIR$ASTETCDIR/res_cluster.conf"
+        # As Debian keeps Asterisk's own files: root's, readable by the
+        # group Asterisk runs as (-G asterisk), when there is such a group.
+        if getent group asterisk >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+            install -m 0640 -o root -g asterisk "$SAMPLE" "$DESTDIR$ASTETCDIR/res_cluster.conf"
+        else
+            install -m 0644 "$SAMPLE" "$DESTDIR$ASTETCDIR/res_cluster.conf"
+        fi
         echo "installed $DESTDIR$ASTETCDIR/res_cluster.conf"
     fi
     ;;

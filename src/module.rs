@@ -17,7 +17,7 @@ use res_cluster_core::channel_name::Technology;
 use res_cluster_core::peer_leg::{self, HeaderSupport, PREDIAL_CONTEXT};
 
 use crate::ast::cli::Commands;
-use crate::ast::config::{asterisk_version, config_dir, host_name, load, system_name, Loaded};
+use crate::ast::config::{asterisk_version, config_dir, host_name, load, process_ids, system_name, Loaded};
 use crate::ast::pbx::{self, Context};
 use crate::ast::prometheus::Metrics;
 use crate::ast::endpoints::{self, Subscription};
@@ -279,10 +279,16 @@ fn read_config(only_if_changed: bool) -> Result<Option<ClusterConfig>, String> {
         Loaded::Config(raw) => raw,
         Loaded::Unchanged => return Ok(None),
         Loaded::Missing => {
-            return Err(format!(
-                "{}/{FILE_NAME} not found; install it (make samples, or copy res_cluster.conf.sample)",
-                config_dir()
-            ))
+            let path = format!("{}/{FILE_NAME}", config_dir());
+            // Asterisk's parser says "missing" for a file it cannot open.
+            return Err(match std::fs::metadata(&path) {
+                Ok(_) => format!(
+                    "{path} exists but Asterisk (running as uid {}, gid {}) cannot read it; make it readable to that user (Debian: chown root:asterisk, chmod 0640)",
+                    process_ids().0,
+                    process_ids().1
+                ),
+                Err(_) => format!("{path} not found; install it (make samples, or copy res_cluster.conf.sample)"),
+            });
         }
         Loaded::Invalid => return Err(format!("{FILE_NAME} could not be parsed (Asterisk logged where)")),
     };

@@ -108,7 +108,7 @@ fn check(watch: &Watch) {
     if !state.armed {
         return;
     }
-    // SAFETY (of the pointer's use, see ChannelPtr): armed, under the
+    // SAFETY: (the pointer's use, see ChannelPtr) armed, under the
     // watch's mutex: the Dial has not returned, so the channel, which the
     // PBX lends ClusterDial until it returns, is alive.
     let chan = unsafe { state.chan.channel() };

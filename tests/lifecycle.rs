@@ -4,6 +4,7 @@
 mod harness;
 
 use harness::*;
+use harness::sandbox;
 
 fn node_without_module(net: &Net, fault_injection: bool, env: &[(&str, &str)]) -> Node {
     let mut spec = NodeSpec::new(1, &[]);
@@ -168,4 +169,26 @@ fn a_forced_unload_while_a_cluster_command_runs_is_refused_and_takes_nothing_dow
     assert!(node.cli("cluster show peers").contains("peer(s)"), "and the commands");
     let out = node.cli("module unload res_cluster.so");
     assert!(out.contains("Unloaded res_cluster.so"), "idle, it unloads: {out}");
+}
+
+#[test]
+fn run_as_the_asterisk_user_as_debian_does_and_told_plainly_when_the_file_is_unreadable() {
+    let net = Net::allocate();
+    let mut spec = NodeSpec::new(1, &[2]);
+    spec.run_as = Some("asterisk");
+    let node = Node::start(&net, &spec);
+    assert!(node.module_running(), "res_cluster.conf root:asterisk 0640 is read:\n{}", node.log());
+    let (uid, _) = sandbox::sandbox().ids("asterisk");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", node.pid())).unwrap_or_default();
+    let running = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or_default().to_string();
+    assert_eq!(running.split_whitespace().nth(2), Some(uid.to_string().as_str()), "its effective uid is asterisk's: {running}");
+
+    // Readable by root alone: the module says so, not "not found".
+    let conf = sandbox::sandbox().root.join(node.inside_path("etc/res_cluster.conf"));
+    std::fs::set_permissions(&conf, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    assert!(node.cli("module unload res_cluster.so").contains("Unloaded"));
+    let out = node.cli("module load res_cluster.so");
+    assert!(!out.contains("Loaded res_cluster.so"), "{out}");
+    assert!(node.wait_log("res_cluster.conf exists but Asterisk (running as uid", 5 * SECOND), "{}", node.log());
+    assert!(node.log().contains("cannot read it; make it readable to that user (Debian: chown root:asterisk, chmod 0640)"));
 }

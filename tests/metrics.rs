@@ -63,6 +63,7 @@ fn metrics_follow_calls_peer_state_reload_and_unload() {
     call(&net, &nodes[0], "102", &CallOptions::default());
     let m = poll(5 * SECOND, Duration::from_millis(100), || scrape(&nodes[0]), |m| value(m, &peer("asterisk_cluster_peer_up")) == Some(0.0));
     assert_eq!(value(&m, &peer("asterisk_cluster_peer_up")), Some(0.0), "{m}");
+    assert_eq!(value(&m, &peer("asterisk_cluster_peer_down")), Some(1.0), "the alert rule's gauge: {m}");
     assert_eq!(value(&m, &series("asterisk_cluster_forward_failures_total", "peer=\"node2\",reason=\"silent\"")), Some(1.0));
     let changes = value(&m, &peer("asterisk_cluster_peer_state_changes_total")).unwrap_or(0.0);
     assert!(changes >= 2.0, "UNKNOWN to UP at load, UP to DOWN now: {changes}");

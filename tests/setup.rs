@@ -68,3 +68,40 @@ fn apt_is_waited_for_while_another_package_manager_holds_its_lock_and_given_up_a
     assert!(said.contains(&format!("apt: waiting for {FRONTEND_LOCK}, held by process {me}")), "{said}");
     assert!(status.success(), "apt-get ran once the lock was free: {said}{rest}");
 }
+
+/// scripts/install.sh dirs, with these variables set.
+fn dirs(env: &[(&str, &str)]) -> String {
+    let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install.sh"))
+        .arg("dirs")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run install.sh");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_source_built_asterisk_gets_the_module_where_it_looks() {
+    let root = std::env::temp_dir().join(format!("res_cluster-install-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    // A source tree after ./configure and make: makeopts beside include/.
+    let tree = root.join("asterisk-22.10.1");
+    std::fs::create_dir_all(tree.join("include/asterisk")).unwrap();
+    std::fs::write(tree.join("makeopts"), "ASTMODDIR=/opt/pbx/lib/asterisk/modules\nASTDATADIR=/opt/pbx/share/asterisk\n").unwrap();
+    let include = tree.join("include");
+    let out = dirs(&[("ASTERISK_INCLUDE_DIR", include.to_str().unwrap()), ("ASTETCDIR", root.join("none").to_str().unwrap())]);
+    assert!(out.contains("MODULES_DIR=/opt/pbx/lib/asterisk/modules\n"), "{out}");
+    assert!(out.contains("DOC_XML_DIR=/opt/pbx/share/asterisk/documentation/thirdparty\n"), "{out}");
+
+    // An installed Asterisk: its asterisk.conf says where, and wins.
+    let etc = root.join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("asterisk.conf"), "[directories](!)\nastmoddir => /srv/ast/modules ; its modules\nastdatadir => /srv/ast/data\n").unwrap();
+    let out = dirs(&[("ASTERISK_INCLUDE_DIR", include.to_str().unwrap()), ("ASTETCDIR", etc.to_str().unwrap())]);
+    assert!(out.contains("MODULES_DIR=/srv/ast/modules\n") && out.contains("DOC_XML_DIR=/srv/ast/data/documentation/thirdparty\n"), "{out}");
+
+    // Set by hand, as ever.
+    let out = dirs(&[("ASTETCDIR", etc.to_str().unwrap()), ("MODULES_DIR", "/x/modules")]);
+    assert!(out.contains("MODULES_DIR=/x/modules\n"), "{out}");
+    let _ = std::fs::remove_dir_all(&root);
+}

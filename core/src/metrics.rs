@@ -78,6 +78,16 @@ pub fn exposition(eid: &str, config: &ClusterConfig, counters: &Counters, health
                 .collect(),
         },
         Family {
+            name: "asterisk_cluster_peer_down",
+            kind: "gauge",
+            help: "1 while the peer is down (silent, unreachable, its probes unanswered), 0 while it is up or not yet known.",
+            series: config
+                .peers
+                .iter()
+                .map(|p| (peer(&p.name), u64::from(health.get(&p.name).is_some_and(|h| h.state == PeerState::Down))))
+                .collect(),
+        },
+        Family {
             name: "asterisk_cluster_peer_state_changes_total",
             kind: "counter",
             help: "Changes of the peer's state (UP, DOWN, UNKNOWN) since the module loaded.",
@@ -149,6 +159,7 @@ mod tests {
             "asterisk_cluster_forward_failures_total{eid=\"02:00:00:00:00:01\",node=\"node1\",peer=\"node2\",reason=\"silent\"} 1",
             "# TYPE asterisk_cluster_peer_up gauge",
             "asterisk_cluster_peer_up{eid=\"02:00:00:00:00:01\",node=\"node1\",peer=\"node2\"} 1",
+            "asterisk_cluster_peer_down{eid=\"02:00:00:00:00:01\",node=\"node1\",peer=\"node2\"} 0",
             "asterisk_cluster_peer_state_changes_total{eid=\"02:00:00:00:00:01\",node=\"node1\",peer=\"node2\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");

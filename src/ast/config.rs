@@ -121,3 +121,10 @@ pub fn asterisk_version() -> String {
     // SAFETY: ast_get_version returns a static string of the core.
     unsafe { borrowed(sys::res_cluster_asterisk_version()) }.unwrap_or_default()
 }
+
+/// This process's effective user and group (Debian runs Asterisk as
+/// asterisk:asterisk).
+pub fn process_ids() -> (u32, u32) {
+    // SAFETY: geteuid and getegid cannot fail and touch no memory.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}

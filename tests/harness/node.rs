@@ -92,6 +92,10 @@ pub struct NodeSpec {
     pub peer_auth: bool,
     /// res_cluster.conf's `trust` for every peer.
     pub trust: Option<String>,
+    /// Run Asterisk as this user and group of the sandbox (`-U -G`), as
+    /// Debian does with asterisk, the node's files theirs, res_cluster.conf
+    /// root's and readable by the group (0640).
+    pub run_as: Option<&'static str>,
 }
 
 impl NodeSpec {
@@ -129,6 +133,7 @@ impl NodeSpec {
             tls: None,
             peer_auth: false,
             trust: None,
+            run_as: None,
         }
     }
 
@@ -173,6 +178,13 @@ impl Node {
         };
         let ip = net.node(spec.index);
         write_configs(net, spec, &inside, &dirs, &host_dir.join("etc"), &ip);
+        if let Some(user) = spec.run_as {
+            let (uid, gid) = sandbox.ids(user);
+            chown_tree(&host_dir, uid, gid);
+            let conf = host_dir.join("etc/res_cluster.conf");
+            std::os::unix::fs::chown(&conf, Some(0), Some(gid)).expect("chown res_cluster.conf");
+            fs::set_permissions(&conf, std::os::unix::fs::PermissionsExt::from_mode(0o640)).expect("chmod res_cluster.conf");
+        }
 
         let console = fs::File::create(host_dir.join("console.out")).expect("console file");
         let mut command = Command::new("chroot");
@@ -184,8 +196,12 @@ impl Node {
             command.args(["--num-callers=40", "--track-origins=yes"]);
             command.arg(format!("--log-file={inside}/valgrind.log"));
         }
+        command.arg("/usr/sbin/asterisk");
+        if let Some(user) = spec.run_as {
+            command.args(["-U", user, "-G", user]);
+        }
         let child = command
-            .args(["/usr/sbin/asterisk", "-f", "-C"])
+            .args(["-f", "-C"])
             .arg(format!("{inside}/etc/asterisk.conf"))
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -261,6 +277,12 @@ impl Node {
         let _ = self.cli_result("core stop now");
         let child = &mut self.child;
         poll(timeout, Duration::from_millis(100), || matches!(child.try_wait(), Ok(Some(_))), |&ended| ended)
+    }
+
+    /// A path in the node's directory as the sandbox's root sees it
+    /// (relative, for joining to the sandbox root).
+    pub fn inside_path(&self, name: &str) -> String {
+        format!("{}/{name}", self.inside.trim_start_matches('/'))
     }
 
     /// A file in the node's directory (bytes that are not UTF-8 shown as U+FFFD).
@@ -508,6 +530,19 @@ fn link_entries(sandbox: &Sandbox, from: &str, to: &std::path::Path, skip: &[&st
         }
         let target = format!("{from}/{}", name.to_string_lossy());
         std::os::unix::fs::symlink(target, to.join(&name)).expect("link");
+    }
+}
+
+/// Hands a directory tree to `uid`:`gid` (symbolic links themselves).
+fn chown_tree(dir: &std::path::Path, uid: u32, gid: u32) {
+    let _ = std::os::unix::fs::lchown(dir, Some(uid), Some(gid));
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            chown_tree(&path, uid, gid);
+        } else {
+            let _ = std::os::unix::fs::lchown(&path, Some(uid), Some(gid));
+        }
     }
 }
 

@@ -64,6 +64,17 @@ impl Sandbox {
         self.root.join(inside.trim_start_matches('/'))
     }
 
+    /// The uid and gid of `user` in the sandbox's own /etc/passwd.
+    pub fn ids(&self, user: &str) -> (u32, u32) {
+        let passwd = fs::read_to_string(self.root.join("etc/passwd")).unwrap_or_default();
+        passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.first() == Some(&user))
+            .and_then(|f| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))
+            .unwrap_or_else(|| panic!("no user {user} in the sandbox"))
+    }
+
     pub const MODULE_DIR: &'static str = "/usr/lib/x86_64-linux-gnu/asterisk/modules";
     pub const DATA_DIR: &'static str = "/usr/share/asterisk";
 }
