@@ -22,5 +22,6 @@
 #include <asterisk/manager.h>
 #include <asterisk/astobj2.h>
 #include <asterisk/buildopts.h>
+#include <asterisk/json.h>
 
 #include "res_cluster_shim.h"

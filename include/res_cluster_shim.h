@@ -181,6 +181,35 @@ int res_cluster_dialed_cause(struct ast_channel *chan, const char *leg, char *bu
  * under the channel's lock; 0 when it is not set. */
 int res_cluster_channel_var(struct ast_channel *chan, const char *name, char *buf, size_t len);
 
+/* Registrations shared between nodes (see shim.c): what Rust is told. */
+struct ast_json;
+struct res_cluster_contact_callbacks {
+	/* A contact created (0), updated (1) or deleted (2): its fields. */
+	void (*changed)(int op, const char *fields);
+	/* Whether a publication from this endpoint is taken (a peer's). */
+	int (*accept)(const char *endpoint);
+	/* A body from this endpoint, read as JSON: 0 taken, -1 refused. */
+	int (*received)(const char *endpoint, struct ast_json *json);
+	/* A body refused before it was read, and why (for the log). */
+	void (*refused)(const char *endpoint, const char *why);
+	/* An outbound-publish of the event started publishing. */
+	void (*started)(const char *outbound_publish);
+	/* The largest body taken, in bytes. */
+	unsigned max_body;
+};
+/* Observes contacts, takes publications of res-cluster-contacts and starts
+ * its outbound-publishes: 0, or -1 (nothing registered) without res_pjsip,
+ * res_pjsip_pubsub or res_pjsip_outbound_publish. */
+int res_cluster_contacts_register(const struct res_cluster_contact_callbacks *callbacks);
+void res_cluster_contacts_unregister(void);
+/* Sends a JSON body through the named outbound-publish; -1 when there is no
+ * such outbound-publish (or API). */
+int res_cluster_publish_json(const char *outbound_publish, struct ast_json *json);
+/* At unload, after res_cluster_contacts_unregister: unlinks the
+ * outbound-publish's publisher (being unpublished and destroyed), so that
+ * the next load's first body makes a new one. */
+void res_cluster_publish_forget(const char *outbound_publish);
+
 /* The AMI actions ClusterStatus and ClusterPeers (see shim.c): their text
  * from `source`, handed back to `release`. */
 int res_cluster_ami_register(char *(*source)(int which), void (*release)(char *text));

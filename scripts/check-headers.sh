@@ -64,7 +64,11 @@ bindings_of() {
 dlsym_used="res_pjsip.h:ast_sip_get_sorcery res_pjsip.h:ast_sip_create_request
 res_pjsip.h:ast_sip_send_out_of_dialog_request res_pjsip.h:ast_sip_body res_pjsip_outbound_publish.h:ast_sip_publish_client_get
 res_pjsip_outbound_publish.h:ast_sip_publish_client_send res_prometheus.h:prometheus_callback_register
-res_prometheus.h:prometheus_callback_unregister"
+res_prometheus.h:prometheus_callback_unregister res_pjsip_outbound_publish.h:ast_sip_publish_client_user_send
+res_pjsip_outbound_publish.h:ast_sip_publish_client_remove res_pjsip_outbound_publish.h:ast_sip_register_event_publisher_handler
+res_pjsip_outbound_publish.h:ast_sip_unregister_event_publisher_handler res_pjsip_outbound_publish.h:ast_sip_event_publisher_handler
+res_pjsip_pubsub.h:ast_sip_register_publish_handler res_pjsip_pubsub.h:ast_sip_unregister_publish_handler
+res_pjsip_pubsub.h:ast_sip_publication_get_endpoint res_pjsip_pubsub.h:ast_sip_publish_handler"
 
 # The declaration of $2 in header $1: from the line naming it (as a
 # function or a struct) to the ';' or '};' that ends it, blanks squeezed.

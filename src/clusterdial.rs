@@ -14,6 +14,7 @@ use res_cluster_core::locate::{Device, Report, Sync};
 use res_cluster_core::origin::{Arrival, Origin};
 use res_cluster_core::peer_leg::{self, HeaderSupport, LegMark, HOP_HEADER};
 use res_cluster_core::plan::{Action, CallPlan, DialRequest, DialResult, Lookups, Observation, Outcome, Target};
+use res_cluster_core::replica::Replica;
 use res_cluster_core::status::DialStatus;
 
 use crate::ast::channel::{Channel, ExecError};
@@ -172,10 +173,11 @@ fn arrival(chan: &Channel, runtime: &Runtime, config: &ClusterConfig) -> Arrival
 
 fn dial(chan: &Channel, request: &DialRequest) -> DialResult {
     let to_peers = matches!(request.target, Target::Peers(_));
-    if let Target::Peers(names) = &request.target {
-        ast_verb!(3, "{APP}: dialling peer {}: Dial({})", names.join(", "), String::from_utf8_lossy(&request.app_data));
-    } else {
-        ast_verb!(3, "{APP}: dialling this node: Dial({})", String::from_utf8_lossy(&request.app_data));
+    let data = String::from_utf8_lossy(&request.app_data);
+    match &request.target {
+        Target::Peers(names) => ast_verb!(3, "{APP}: dialling peer {}: Dial({data})", names.join(", ")),
+        Target::Local => ast_verb!(3, "{APP}: dialling this node: Dial({data})"),
+        Target::Registrations(owners) => ast_verb!(3, "{APP}: dialling from this node what down peer {} registered: Dial({data})", owners.join(", ")),
     }
     // Which legs got any response is asked of peer legs only: it is what
     // tells a silent peer from a live one.
@@ -383,6 +385,14 @@ impl Lookups for HealthGate<'_, '_> {
         }
     }
 
+    fn registrations(&mut self, endpoints: &[String]) -> Vec<Replica> {
+        self.runtime.replicas().for_endpoints(endpoints, now().wall_s)
+    }
+
+    fn peer_down(&mut self, peer: &str) -> bool {
+        self.runtime.health().get(peer).is_some_and(|h| h.state == PeerState::Down)
+    }
+
     fn try_peer(&mut self, peer: &Peer) -> bool {
         let usable = self.runtime.health().try_peer(&peer.name, self.config.holddown.millis(), now());
         if !usable {
@@ -400,6 +410,10 @@ fn learn(runtime: &Runtime, config: &ClusterConfig, observations: Vec<Observatio
             Observation::Silent { peer, waited_ms } => {
                 runtime.counters().note_failure(&peer, "silent");
                 runtime.apply(|h| h.note_no_response(&peer, waited_ms, config.holddown.millis(), at));
+            }
+            Observation::Unreachable { peer } => {
+                runtime.counters().note_failure(&peer, "unreachable");
+                runtime.apply(|h| h.note_unreachable(&peer, config.holddown.millis(), at));
             }
             Observation::Stale { peer, devices } => {
                 if let Some(p) = config.peers.iter().find(|p| p.name == peer) {

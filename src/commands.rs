@@ -1,4 +1,4 @@
-//! CLI: `cluster show status` and `cluster show peers`.
+//! CLI: `cluster show status`, `cluster show peers`, `cluster show locations`.
 
 use std::ffi::CStr;
 
@@ -15,7 +15,6 @@ use crate::runtime::{now, Runtime};
 pub struct ShowStatus;
 pub struct ShowPeers;
 pub struct ShowLocations;
-
 impl Command for ShowStatus {
     const COMMAND: &'static CStr = c"cluster show status";
     const SUMMARY: &'static CStr = c"Show this cluster node and its call counters";
@@ -55,7 +54,7 @@ impl Command for ShowPeers {
 impl Command for ShowLocations {
     const COMMAND: &'static CStr = c"cluster show locations";
     const SUMMARY: &'static CStr = c"Show where the peers report a phone registered";
-    const USAGE: &'static CStr = c"Usage: cluster show locations [exten]\n       Lists every peer: whether its device states are in (synced), the\n       entity ID they come from, and its health; with an extension, the\n       state each peer reports for that phone and how old the report is\n       (locate = devstate uses them to dial only where the phone is).\n";
+    const USAGE: &'static CStr = c"Usage: cluster show locations [exten]\n       Lists every peer: whether its device states are in (synced), the\n       entity ID they come from, and its health; with an extension, the\n       state each peer reports for that phone and how old the report is\n       (locate = devstate uses them to dial only where the phone is).\n       With replicate_contacts, the registrations the peers published\n       (the phone's, with an extension): owner, contact, expiry, and\n       whether they are dialled from here when their node is down.\n";
     /// The phones of this node's local_dial among res_pjsip's endpoints.
     fn complete(pos: usize, word: &str) -> Vec<String> {
         let Some(runtime) = Runtime::current() else { return Vec::new() };
@@ -104,7 +103,18 @@ impl Command for ShowLocations {
             })
             .collect();
         let phone = exten.map(|e| (e, devices.as_slice()));
-        Ok(report::locations(&config, &devstate::own_eid(), phone, &rows, &problems))
+        let mut text = report::locations(&config, &devstate::own_eid(), phone, &rows, &problems);
+        drop(health);
+        if config.replicate_contacts {
+            let at = now().wall_s;
+            let kept = match exten {
+                Some(_) => runtime.replicas().for_endpoints(&res_cluster_core::locate::pjsip_endpoints(&devices), at),
+                None => runtime.replicas().all(at),
+            };
+            text.push('\n');
+            text.push_str(&report::registrations(&config, &runtime.health(), &kept, at));
+        }
+        Ok(text)
     }
 }
 

@@ -13,6 +13,7 @@ mod commands;
 mod heap;
 mod locate;
 mod module;
+mod replication;
 mod runtime;
 mod setup;
 mod silence;

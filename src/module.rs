@@ -20,10 +20,11 @@ use crate::ast::cli::Commands;
 use crate::ast::config::{asterisk_version, config_dir, host_name, load, process_ids, system_name, Loaded};
 use crate::ast::pbx::{self, Context};
 use crate::ast::prometheus::Metrics;
+use crate::ast::contacts;
 use crate::ast::endpoints::{self, Subscription};
 use crate::ast::{app, channel, devstate, guard, manager, LoadResult, LOAD_DECLINE, LOAD_SUCCESS};
 use crate::runtime::{self, lock, Runtime};
-use crate::{ast_log, ast_verb, clusterdial, commands, locate, setup, silence};
+use crate::{ast_log, ast_verb, clusterdial, commands, locate, replication, setup, silence};
 
 /// What load registered, for unload to take down.
 struct Registered {
@@ -35,6 +36,9 @@ struct Registered {
     watcher: silence::Watcher,
     predial: Context,
     metrics: Option<Metrics>,
+    /// Registrations shared with the peers: None without res_pjsip's
+    /// publication modules.
+    contacts: Option<contacts::Registered>,
 }
 
 
@@ -101,11 +105,23 @@ fn load_module() -> Result<(), String> {
         let actions = manager::Actions::register(runtime::ami)?;
         let peer_states = endpoints::subscribe(runtime::on_endpoint_state)?;
         let prober = runtime::Prober::start()?;
+        // Starts sending this node's registrations to the peers at once.
+        let contacts = match contacts::Registered::register(replication::handlers()) {
+            Ok(c) => Some(c),
+            Err(why) => {
+                CONTACTS.store(false, Ordering::SeqCst);
+                if Runtime::current().is_some_and(|r| r.config().replicate_contacts) {
+                    return Err(format!("{FILE_NAME}: replicate_contacts = yes, but {why}"));
+                }
+                None
+            }
+        };
+        CONTACTS.store(contacts.is_some(), Ordering::SeqCst);
         let metrics = Metrics::register(runtime::metrics)?;
         if metrics.is_none() {
             ast_verb!(2, "res_cluster: res_prometheus is not running: no metrics on /metrics");
         }
-        Ok(Registered { commands: Some(commands), actions: Some(actions), peer_states, prober: Some(prober), watcher, predial, metrics })
+        Ok(Registered { commands: Some(commands), actions: Some(actions), peer_states, prober: Some(prober), watcher, predial, metrics, contacts })
     })();
     match result {
         Ok(registered) => {
@@ -126,6 +142,7 @@ fn load_module() -> Result<(), String> {
                 runtime.header_support();
                 runtime.seed_endpoint_states();
                 locate::beacon(&runtime.config().node_name, true);
+                replication::exchange_all(&runtime);
             }
             Ok(())
         }
@@ -186,7 +203,15 @@ fn unload_module() -> Result<(), String> {
         *registered = Some(r);
         return Err("a call is still inside ClusterDial, or a probe of a peer is still waiting for its answer; try again".into());
     }
-    let Registered { commands: _, actions: _, peer_states, prober: _, watcher, predial, metrics } = r;
+    let Registered { commands: _, actions: _, peer_states, prober: _, watcher, predial, metrics, contacts } = r;
+    // Unpublishes to the peers; they keep this node's registrations until
+    // they expire.
+    if contacts.is_some() {
+        drop(contacts);
+        if let Some(runtime) = Runtime::current() {
+            runtime.config().peers.iter().for_each(|p| contacts::forget(&p.contacts_publish));
+        }
+    }
     drop(watcher);
     drop(metrics);
     drop(peer_states);
@@ -204,6 +229,10 @@ fn unload_module() -> Result<(), String> {
 /// it again whatever its date, so that a file still broken is still refused.
 static LAST_RELOAD_REFUSED: AtomicBool = AtomicBool::new(false);
 
+/// Whether the registrations' handlers are registered (res_pjsip's
+/// publication modules were there at load).
+static CONTACTS: AtomicBool = AtomicBool::new(false);
+
 fn reload_module() -> c_int {
     let Some(runtime) = Runtime::current() else {
         return -1;
@@ -211,6 +240,9 @@ fn reload_module() -> c_int {
     let only_if_changed = !LAST_RELOAD_REFUSED.load(Ordering::SeqCst);
     let result = read_config(only_if_changed);
     let result = result.and_then(|config| match config {
+        Some(config) if config.replicate_contacts && !CONTACTS.load(Ordering::SeqCst) => Err(format!(
+            "{FILE_NAME}: replicate_contacts = yes needs res_pjsip_pubsub and res_pjsip_outbound_publish, which were not running when res_cluster loaded: load them, then unload and load res_cluster"
+        )),
         Some(config) => check_setup(&config).map(|findings| Some((config, findings))),
         None => Ok(None),
     });
@@ -229,6 +261,7 @@ fn reload_module() -> c_int {
             runtime.keep_findings(findings);
             runtime.header_support();
             runtime.seed_endpoint_states();
+            replication::exchange_all(&runtime);
             0
         }
         Ok(None) => 0,

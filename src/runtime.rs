@@ -2,7 +2,8 @@
 //! peer health and the counters. Calls take a reference when they start, so a
 //! reload changes new calls only.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,12 +14,13 @@ use res_cluster_core::config::{ClusterConfig, Locate};
 use res_cluster_core::locate::Sync;
 use res_cluster_core::peer_leg::{self, HeaderSupport};
 use res_cluster_core::health::{HealthTable, Now, PeerState, Reachability, StateChange};
+use res_cluster_core::replica::Store;
 use res_cluster_core::setup::Finding;
 use res_cluster_core::stats::Counters;
 
 use crate::ast::regex::Regex;
 use crate::ast::{endpoints, guard, manager, pbx, sorcery};
-use crate::{locate, setup};
+use crate::{locate, replication, setup};
 use crate::{ast_log, ast_verb};
 
 pub struct Runtime {
@@ -48,6 +50,16 @@ pub struct Runtime {
     /// Warnings said once each (they name the administrator's own
     /// settings or peers: a few distinct texts).
     said: Mutex<BTreeSet<String>>,
+    /// With replicate_contacts: the peers' registrations.
+    replicas: Mutex<Store>,
+    /// Numbers this node's snapshots (from the clock at start: a restarted
+    /// node's parts are never taken for an old snapshot's).
+    generation: AtomicU64,
+    /// When every peer was last sent a snapshot.
+    last_snapshot: Mutex<Instant>,
+    /// When this node's registrar last took a REGISTER for each of its
+    /// contacts (by id), as the contact observer saw it.
+    registered: Mutex<HashMap<String, u64>>,
 }
 
 static CURRENT: Lazy<RwLock<Option<Arc<Runtime>>>> = Lazy::new(|| RwLock::new(None));
@@ -83,6 +95,10 @@ impl Runtime {
             refreshed: Mutex::new(BTreeMap::new()),
             next_identify_check: Mutex::new(None),
             said: Mutex::new(BTreeSet::new()),
+            replicas: Mutex::new(Store::default()),
+            generation: AtomicU64::new(now().wall_s.saturating_mul(1000)),
+            last_snapshot: Mutex::new(Instant::now()),
+            registered: Mutex::new(HashMap::new()),
         });
         *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(runtime);
     }
@@ -102,6 +118,8 @@ impl Runtime {
     /// Puts a new configuration in force for calls that start from now on.
     pub fn replace_config(&self, config: ClusterConfig) {
         lock(&self.health).sync_peers(config.peers.iter().map(|p| p.name.as_str()), now());
+        let peers: Vec<&str> = if config.replicate_contacts { config.peers.iter().map(|p| p.name.as_str()).collect() } else { Vec::new() };
+        self.replicas().retain_owners(&peers);
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
     }
 
@@ -170,6 +188,32 @@ impl Runtime {
         lock(&self.findings).clone()
     }
 
+    /// The peers' registrations this node keeps.
+    pub fn replicas(&self) -> MutexGuard<'_, Store> {
+        lock(&self.replicas)
+    }
+
+    /// When this node's registrar last took a REGISTER for its contacts.
+    pub fn registered(&self) -> MutexGuard<'_, HashMap<String, u64>> {
+        lock(&self.registered)
+    }
+
+    /// A number for the next snapshot this node sends.
+    pub fn next_generation(&self) -> u64 {
+        self.generation.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Whether `every` has passed since the last round of snapshots (and
+    /// this call starts the next).
+    pub fn snapshot_due(&self, every: Duration) -> bool {
+        let mut last = lock(&self.last_snapshot);
+        if last.elapsed() < every {
+            return false;
+        }
+        *last = Instant::now();
+        true
+    }
+
     pub fn health(&self) -> MutexGuard<'_, HealthTable> {
         lock(&self.health)
     }
@@ -226,10 +270,12 @@ impl Runtime {
         self.counters().note_state_change(&c.peer);
         announce(&c);
         let config = self.config();
-        if config.locate != Locate::DevState {
-            return;
+        let Some(peer) = config.peers.iter().find(|p| p.name == c.peer) else { return };
+        if c.to == PeerState::Up {
+            // Registrations both ways: what changed while it was away.
+            replication::exchange(self, &config, peer);
         }
-        if let Some(peer) = config.peers.iter().find(|p| p.name == c.peer) {
+        if config.locate == Locate::DevState {
             match c.to {
                 PeerState::Down => locate::forget_peer(peer),
                 PeerState::Up => locate::refresh(peer),
@@ -257,6 +303,7 @@ impl Runtime {
     /// this node's registered phones against the filters of its
     /// outbound-publishes. Each problem is logged once.
     pub fn housekeeping(&self) {
+        replication::housekeeping(self);
         let config = self.config();
         if config.locate != Locate::DevState {
             return;

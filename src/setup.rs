@@ -32,6 +32,15 @@ pub fn identify(endpoint: &str) -> Vec<String> {
     sorcery::objects("identify", Some(("endpoint", endpoint))).iter().flat_map(|i| i.all("match").into_iter().map(str::to_string)).collect()
 }
 
+/// Whether an AOR of `endpoint` has a qualify_frequency.
+fn qualified(endpoint: &str) -> bool {
+    let Some(e) = sorcery::object("endpoint", endpoint) else { return false };
+    let aors = e.get("aors").unwrap_or_default().to_string();
+    aors.split(',')
+        .filter_map(|a| sorcery::object("aor", a.trim()))
+        .any(|a| a.get("qualify_frequency").and_then(|q| q.trim().parse::<u32>().ok()).is_some_and(|q| q > 0))
+}
+
 pub fn facts(config: &ClusterConfig) -> Vec<PeerFacts> {
     config
         .peers
@@ -53,6 +62,10 @@ pub fn facts(config: &ClusterConfig) -> Vec<PeerFacts> {
             }
             if config.locate == Locate::DevState {
                 f.outbound_publish = Some(sorcery::object("outbound-publish", &p.outbound_publish).is_some());
+            }
+            if config.replicate_contacts && p.technology == Technology::Pjsip {
+                f.contacts_publish = Some(sorcery::object("outbound-publish", &p.contacts_publish).map(|o| o.get("event").unwrap_or_default().to_string()));
+                f.qualified = Some(qualified(p.outbound_endpoint.as_deref().unwrap_or(&p.endpoint)));
             }
             f
         })

@@ -1011,6 +1011,336 @@ int res_cluster_add_extension(const char *context, const char *exten, int priori
 }
 
 /*
+ * Registrations shared between nodes (res_cluster_core::replica): this
+ * node's contacts as res_pjsip's registrar creates, refreshes and removes
+ * them (a sorcery observer), sent to each peer through an outbound-publish
+ * of event res-cluster-contacts (res_pjsip_outbound_publish), and the
+ * peers' received through a publish handler of res_pjsip_pubsub. Bodies
+ * are JSON, read and written with Asterisk's own.
+ *
+ * pjproject's and res_pjsip_pubsub's headers are not part of what the
+ * module includes (pubsub's needs pjproject's); the few members read here
+ * are declared as those headers declare them, unchanged from Asterisk 20.0
+ * to master and in pjproject since 1.x: pj_str_t, pjsip_param,
+ * pjsip_media_type, the head of pjsip_msg_body, and the publish and event
+ * publisher handlers.
+ */
+struct res_cluster_pj_str {
+	char *ptr;
+	long slen;
+};
+
+struct res_cluster_pjsip_param {
+	void *prev;
+	void *next;
+	struct res_cluster_pj_str name;
+	struct res_cluster_pj_str value;
+};
+
+struct res_cluster_pjsip_msg_body {
+	/* pjsip_media_type content_type */
+	struct res_cluster_pj_str type;
+	struct res_cluster_pj_str subtype;
+	struct res_cluster_pjsip_param param;
+	void *data;
+	unsigned len;
+};
+
+struct ast_sip_publication;
+
+struct res_cluster_publish_handler {
+	const char *event_name;
+	struct ao2_container *publications;
+	int (*new_publication)(struct ast_sip_endpoint *endpoint, const char *resource, const char *event_configuration);
+	void (*publish_expire)(struct ast_sip_publication *pub);
+	int (*publication_state_change)(struct ast_sip_publication *pub, struct res_cluster_pjsip_msg_body *body, int state);
+	struct { struct res_cluster_publish_handler *next; } next;
+};
+
+struct res_cluster_event_publisher_handler {
+	const char *event_name;
+	int (*start_publishing)(void *configuration, struct ast_sip_outbound_publish_client *client);
+	int (*stop_publishing)(struct ast_sip_outbound_publish_client *client);
+	struct { struct res_cluster_event_publisher_handler *next; } next;
+};
+
+static struct {
+	int (*register_publish)(struct res_cluster_publish_handler *handler);
+	void (*unregister_publish)(struct res_cluster_publish_handler *handler);
+	struct ast_sip_endpoint *(*publication_endpoint)(struct ast_sip_publication *pub);
+	int (*register_publisher)(struct res_cluster_event_publisher_handler *handler);
+	void (*unregister_publisher)(struct res_cluster_event_publisher_handler *handler);
+	int (*user_send)(struct ast_sip_outbound_publish_client *client, const char *user, const struct res_cluster_sip_body *body);
+	void (*remove)(struct ast_sip_outbound_publish_client *client, const char *user);
+} contacts_api;
+
+/* What Rust is told: a contact's change (op 0 created, 1 updated, 2
+ * deleted; its fields as res_cluster_pjsip_object writes them), whether a
+ * publication from an endpoint is taken, a body received (the JSON, and the
+ * sending endpoint), an outbound-publish started. */
+static struct res_cluster_contact_callbacks contact_cbs;
+
+/*
+ * Calls into Rust are counted, and refused once unregistering has begun:
+ * unregister waits until none is running. pubsub calls a publish handler it
+ * looked up without holding its list's lock, so this count is what stands
+ * between a PUBLISH being handled and the module going away; what it cannot
+ * cover is a PUBLISH that pubsub matched to the handler and that has not
+ * reached the first line of a callback yet (a few instructions).
+ */
+static int contacts_active;
+static int contacts_busy;
+
+static int contacts_enter(void)
+{
+	__atomic_add_fetch(&contacts_busy, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&contacts_active, __ATOMIC_SEQ_CST)) {
+		__atomic_sub_fetch(&contacts_busy, 1, __ATOMIC_SEQ_CST);
+		return 0;
+	}
+	return 1;
+}
+
+static void contacts_leave(void)
+{
+	__atomic_sub_fetch(&contacts_busy, 1, __ATOMIC_SEQ_CST);
+}
+
+static void contact_changed(int op, const void *object)
+{
+	struct ast_str *text;
+
+	if (!contacts_enter()) {
+		return;
+	}
+	text = ast_str_create(512);
+	if (text) {
+		append_object(&text, object);
+		contact_cbs.changed(op, ast_str_buffer(text));
+		ast_free(text);
+	}
+	contacts_leave();
+}
+
+static void contact_created(const void *object)
+{
+	contact_changed(0, object);
+}
+
+static void contact_updated(const void *object)
+{
+	contact_changed(1, object);
+}
+
+static void contact_deleted(const void *object)
+{
+	contact_changed(2, object);
+}
+
+static const struct ast_sorcery_observer contact_observer = {
+	.created = contact_created,
+	.updated = contact_updated,
+	.deleted = contact_deleted,
+};
+
+static int contacts_new_publication(struct ast_sip_endpoint *endpoint, const char *resource, const char *event_configuration)
+{
+	int res;
+
+	if (!contacts_enter()) {
+		return 503;
+	}
+	/* 200 when the endpoint is a configured peer's, else 403. */
+	res = contact_cbs.accept(ast_sorcery_object_get_id(endpoint)) ? 200 : 403;
+	contacts_leave();
+	return res;
+}
+
+static int contacts_state_change(struct ast_sip_publication *pub, struct res_cluster_pjsip_msg_body *body, int state)
+{
+	struct ast_sip_endpoint *endpoint;
+	const char *from;
+	struct ast_json_error error;
+	struct ast_json *json;
+	int res = -1;
+
+	/* An unpublish (state TERMINATED) or a refresh without a body. */
+	if (!body || !body->len) {
+		return 0;
+	}
+	if (!contacts_enter()) {
+		return -1;
+	}
+	endpoint = contacts_api.publication_endpoint(pub);
+	from = endpoint ? ast_sorcery_object_get_id(endpoint) : "";
+	if (body->type.slen != 11 || strncasecmp(body->type.ptr, "application", 11)
+		|| body->subtype.slen != 4 || strncasecmp(body->subtype.ptr, "json", 4)) {
+		contact_cbs.refused(from, "its body is not application/json");
+	} else if (body->len > contact_cbs.max_body) {
+		contact_cbs.refused(from, "its body is larger than res_cluster takes");
+	} else if (!(json = ast_json_load_buf(body->data, body->len, &error))) {
+		/* pjproject's body text is not NUL-terminated: read with its length. */
+		char why[256];
+
+		snprintf(why, sizeof(why), "its body is not JSON (%s, line %d)", error.text, error.line);
+		contact_cbs.refused(from, why);
+	} else {
+		res = contact_cbs.received(from, json);
+		ast_json_unref(json);
+	}
+	contacts_leave();
+	return res;
+}
+
+static int contacts_start_publishing(void *configuration, struct ast_sip_outbound_publish_client *client)
+{
+	if (contacts_enter()) {
+		contact_cbs.started(ast_sorcery_object_get_id(configuration));
+		contacts_leave();
+	}
+	return 0;
+}
+
+static int contacts_stop_publishing(struct ast_sip_outbound_publish_client *client)
+{
+	return 0;
+}
+
+static struct res_cluster_event_publisher_handler contacts_publisher = {
+	.event_name = "res-cluster-contacts",
+	.start_publishing = contacts_start_publishing,
+	.stop_publishing = contacts_stop_publishing,
+};
+
+/*
+ * The publish handler lives on the heap, and is left there when the module
+ * goes (with a reference to its publications): a publication received
+ * before still has its expiry scheduled, and when it fires pubsub unlinks it
+ * from handler->publications and reads handler->publish_expire (NULL here),
+ * both through the handler pointer it kept, after the handler is
+ * unregistered. A few dozen bytes per unload.
+ */
+static struct res_cluster_publish_handler *contacts_handler;
+
+/* Which parts are registered, for unregistering. */
+static int contacts_registered;
+
+int res_cluster_contacts_register(const struct res_cluster_contact_callbacks *callbacks)
+{
+	contact_cbs = *callbacks;
+	*(void **) &contacts_api.register_publish = dlsym(RTLD_DEFAULT, "ast_sip_register_publish_handler");
+	*(void **) &contacts_api.unregister_publish = dlsym(RTLD_DEFAULT, "ast_sip_unregister_publish_handler");
+	*(void **) &contacts_api.publication_endpoint = dlsym(RTLD_DEFAULT, "ast_sip_publication_get_endpoint");
+	*(void **) &contacts_api.register_publisher = dlsym(RTLD_DEFAULT, "ast_sip_register_event_publisher_handler");
+	*(void **) &contacts_api.unregister_publisher = dlsym(RTLD_DEFAULT, "ast_sip_unregister_event_publisher_handler");
+	*(void **) &contacts_api.user_send = dlsym(RTLD_DEFAULT, "ast_sip_publish_client_user_send");
+	*(void **) &contacts_api.remove = dlsym(RTLD_DEFAULT, "ast_sip_publish_client_remove");
+	if (!contacts_api.user_send || !contacts_api.remove || !pjsip_api.sorcery || !contacts_api.register_publish || !contacts_api.unregister_publish
+		|| !contacts_api.publication_endpoint || !contacts_api.register_publisher
+		|| !contacts_api.unregister_publisher || !publish_api.send || !publish_api.get) {
+		return -1;
+	}
+	contacts_handler = ast_calloc(1, sizeof(*contacts_handler));
+	if (!contacts_handler) {
+		return -1;
+	}
+	contacts_handler->event_name = "res-cluster-contacts";
+	contacts_handler->new_publication = contacts_new_publication;
+	contacts_handler->publication_state_change = contacts_state_change;
+	__atomic_store_n(&contacts_active, 1, __ATOMIC_SEQ_CST);
+	if (ast_sorcery_observer_add(pjsip_api.sorcery(), "contact", &contact_observer)) {
+		res_cluster_contacts_unregister();
+		return -1;
+	}
+	contacts_registered = 1;
+	if (contacts_api.register_publish(contacts_handler)) {
+		res_cluster_contacts_unregister();
+		return -1;
+	}
+	contacts_registered = 2;
+	/* Starts the outbound-publishes of the event at once: `started` runs
+	 * from inside this call. */
+	if (contacts_api.register_publisher(&contacts_publisher)) {
+		res_cluster_contacts_unregister();
+		return -1;
+	}
+	contacts_registered = 3;
+	return 0;
+}
+
+void res_cluster_contacts_unregister(void)
+{
+	int waited;
+
+	/* Nothing new enters Rust from here. */
+	__atomic_store_n(&contacts_active, 0, __ATOMIC_SEQ_CST);
+	if (contacts_registered >= 3) {
+		/* Unpublishes to the peers (they keep what they hold until it
+		 * expires). */
+		contacts_api.unregister_publisher(&contacts_publisher);
+	}
+	if (contacts_registered >= 2) {
+		ao2_ref(contacts_handler->publications, +1);
+		contacts_api.unregister_publish(contacts_handler);
+		contacts_handler = NULL;
+	} else {
+		ast_free(contacts_handler);
+		contacts_handler = NULL;
+	}
+	if (contacts_registered >= 1) {
+		ast_sorcery_observer_remove(pjsip_api.sorcery(), "contact", &contact_observer);
+	}
+	contacts_registered = 0;
+	/* The callbacks that got in before: a body being read, a contact's
+	 * change being sent. Each is short; ten seconds is far beyond any. */
+	for (waited = 0; __atomic_load_n(&contacts_busy, __ATOMIC_SEQ_CST) > 0 && waited < 10000; waited++) {
+		usleep(1000);
+	}
+	if (waited == 10000) {
+		ast_log(LOG_ERROR, "res_cluster: a registrations callback is still running after 10 s\n");
+	}
+}
+
+/*
+ * Bodies go out through the outbound-publish's publisher for user "" (its
+ * only one, unless multi_user): unregistering the event's handler at unload
+ * has res_pjsip_outbound_publish unpublish and destroy its publishers, and
+ * registering it again at the next load does not make new ones. Unload
+ * unlinks the dying publisher (res_cluster_publish_forget), so that the
+ * first body after the next load creates a new one.
+ */
+int res_cluster_publish_json(const char *outbound_publish, struct ast_json *json)
+{
+	struct ast_sip_outbound_publish_client *client;
+	struct res_cluster_sip_body body = { .type = "application", .subtype = "json" };
+	char *text;
+	int res = -1;
+
+	if (!publish_api.get || !contacts_api.user_send || !(client = publish_api.get(outbound_publish))) {
+		return -1;
+	}
+	text = ast_json_dump_string(json);
+	if (text) {
+		body.body_text = text;
+		res = contacts_api.user_send(client, "", &body);
+		ast_json_free(text);
+	}
+	ao2_ref(client, -1);
+	return res;
+}
+
+void res_cluster_publish_forget(const char *outbound_publish)
+{
+	struct ast_sip_outbound_publish_client *client;
+
+	if (!publish_api.get || !contacts_api.remove || !(client = publish_api.get(outbound_publish))) {
+		return;
+	}
+	contacts_api.remove(client, "");
+	ao2_ref(client, -1);
+}
+
+/*
  * AMI actions ClusterStatus and ClusterPeers. Their text comes from Rust
  * (`source`: 0 the status fields, 1 the peers' entries separated by
  * "\x1e"), as "Key: value\r\n" lines, and goes back to Rust to be freed.

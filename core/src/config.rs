@@ -165,6 +165,9 @@ pub struct Peer {
     /// publications carry.
     pub entity_id: Option<Eid>,
     pub trust: Trust,
+    /// With replicate_contacts: the pjsip.conf outbound-publish (event
+    /// res-cluster-contacts) that sends this node's registrations to the peer.
+    pub contacts_publish: String,
 }
 
 impl Peer {
@@ -196,6 +199,9 @@ pub struct ClusterConfig {
     /// Write the route so far (CLUSTERROUTE) into the CDR's userfield
     /// before each Dial and at the end.
     pub route_to_userfield: bool,
+    /// Publish this node's registrations to the peers, keep theirs, and dial
+    /// a down peer's phones from here (see `replica`).
+    pub replicate_contacts: bool,
     pub peers: Vec<Peer>,
     /// Whether this Asterisk's Dial reads fractional timeouts.
     pub dial_reads_fractions: bool,
@@ -263,7 +269,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-pub const GENERAL_KEYS: [&str; 12] = [
+pub const GENERAL_KEYS: [&str; 13] = [
     "node_name",
     "local_dial",
     "ring_timeout",
@@ -276,8 +282,9 @@ pub const GENERAL_KEYS: [&str; 12] = [
     "peer_leg_marking",
     "locate",
     "route_to_userfield",
+    "replicate_contacts",
 ];
-pub const PEER_KEYS: [&str; 6] = ["type", "dial", "endpoint", "outbound_publish", "entity_id", "trust"];
+pub const PEER_KEYS: [&str; 7] = ["type", "dial", "endpoint", "outbound_publish", "entity_id", "trust", "contacts_publish"];
 
 /// Checks every section and key; the first fault found is returned.
 pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, ConfigError> {
@@ -360,14 +367,8 @@ pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, Conf
         None => Locate::Off,
     };
 
-    let route_to_userfield = match general.get("route_to_userfield") {
-        Some(e) => match e.value.trim().to_ascii_lowercase().as_str() {
-            "yes" | "true" | "on" | "1" => true,
-            "no" | "false" | "off" | "0" | "" => false,
-            other => return Err(general.error(Some(e), format!("'{other}' is not yes or no"))),
-        },
-        None => false,
-    };
+    let route_to_userfield = general.yes_no("route_to_userfield")?;
+    let replicate_contacts = general.yes_no("replicate_contacts")?;
     let mut warnings = Vec::new();
     if !defaults.dial_reads_fractions && !ring_timeout.is_whole() {
         warnings.push(format!(
@@ -405,6 +406,7 @@ pub fn build(raw: &RawConfig, defaults: &Defaults) -> Result<ClusterConfig, Conf
         peer_leg_marking,
         locate,
         route_to_userfield,
+        replicate_contacts,
         peers,
         dial_reads_fractions: defaults.dial_reads_fractions,
         warnings,
@@ -527,7 +529,18 @@ fn build_peer(section: &Section) -> Result<Peer, ConfigError> {
         }
         None => Trust::default(),
     };
-    Ok(Peer { name, dial, technology, endpoint, outbound_endpoint, outbound_publish, entity_id, trust })
+    let contacts_publish = match section.get("contacts_publish") {
+        Some(e) => {
+            let v = e.value.trim();
+            let ok = !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic() && !"/@,;&$()".contains(c));
+            if !ok {
+                return Err(section.error(Some(e), format!("'{v}' is not the name of a pjsip.conf outbound-publish")));
+            }
+            v.to_string()
+        }
+        None => format!("{outbound_publish}-contacts"),
+    };
+    Ok(Peer { name, dial, technology, endpoint, outbound_endpoint, outbound_publish, entity_id, trust, contacts_publish })
 }
 
 /// One section, its keys checked for duplicates, with error helpers.
@@ -569,6 +582,18 @@ impl<'a> Section<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A yes/no key (Asterisk's ast_true/ast_false words), no when absent.
+    fn yes_no(&self, key: &str) -> Result<bool, ConfigError> {
+        match self.get(key) {
+            Some(e) => match e.value.trim().to_ascii_lowercase().as_str() {
+                "yes" | "true" | "on" | "1" | "y" | "t" => Ok(true),
+                "no" | "false" | "off" | "0" | "n" | "f" | "" => Ok(false),
+                other => Err(self.error(Some(e), format!("'{other}' is not yes or no"))),
+            },
+            None => Ok(false),
+        }
     }
 
     fn seconds(&self, key: &str, default_ms: u64, min_ms: u64) -> Result<Seconds, ConfigError> {

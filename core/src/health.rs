@@ -207,6 +207,14 @@ impl HealthTable {
         self.set(peer, PeerState::Down, format!("no response to a call in {secs:.1} s"), now)
     }
 
+    /// The peer's INVITE could not reach it (no SIP response at all, over
+    /// before the silence watch: a killed node's port answers with ICMP
+    /// unreachable): down now, as for silence.
+    pub fn note_unreachable(&mut self, peer: &str, holddown_ms: u64, now: Now) -> Option<StateChange> {
+        self.entry(peer, now).retry_at_ms = now.mono_ms + holddown_ms;
+        self.set(peer, PeerState::Down, "its INVITE got no SIP response (unreachable)".into(), now)
+    }
+
     /// Peers to probe now: down by silence (or seeded down), not held down
     /// by an unreachable endpoint.
     pub fn probe_candidates(&self) -> Vec<String> {

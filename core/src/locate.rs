@@ -127,6 +127,11 @@ pub fn named(devices: &[Device]) -> Vec<String> {
         .collect()
 }
 
+/// The PJSIP endpoints among `devices` ("PJSIP/102" gives "102").
+pub fn pjsip_endpoints(devices: &[Device]) -> Vec<String> {
+    named(devices).iter().filter_map(|d| d.strip_prefix("PJSIP/").map(str::to_string)).collect()
+}
+
 /// One cached device state, as the shell read it: who published it, the
 /// state, and how long ago.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

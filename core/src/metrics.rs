@@ -54,12 +54,12 @@ pub fn exposition(eid: &str, config: &ClusterConfig, counters: &Counters, health
         Family {
             name: "asterisk_cluster_forward_failures_total",
             kind: "counter",
-            help: "Dials of a peer that failed for the peer's own reason: no SIP response within peer_timeout (silent), or congestion.",
+            help: "Dials of a peer that failed for the peer's own reason: no SIP response within peer_timeout (silent), no SIP response at all and over sooner (unreachable: refused below SIP), or congestion (the peer's, or its phone's passed back).",
             series: config
                 .peers
                 .iter()
                 .flat_map(|p| {
-                    ["silent", "congestion"].into_iter().map(|reason| {
+                    ["silent", "unreachable", "congestion"].into_iter().map(|reason| {
                         let mut l = peer(&p.name);
                         l.push(("reason", reason.to_string()));
                         (l, counters.failures_of(&p.name, reason))

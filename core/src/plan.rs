@@ -6,6 +6,7 @@
 //! then (for an ordinary caller whose local attempt failed with a status in
 //! `fallback_on`) the peers that health allows, one by one or all at once.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::channel_name::Technology;
@@ -13,6 +14,7 @@ use super::args::{self, ArgError, CallArgs};
 use super::callerid;
 use super::config::{ClusterConfig, Locate, Peer, Strategy};
 use super::locate::{self, Device, Report};
+use super::replica::Replica;
 use super::origin::{Arrival, Origin};
 use super::peer_leg::{self, HeaderSupport, LegMark};
 use super::seconds::Seconds;
@@ -37,6 +39,16 @@ pub trait Lookups {
     /// a `local_dial` destination `PJSIP/a@b`, to tell the multi-domain
     /// endpoint `a@b` from user `a` at endpoint `b`, as chan_pjsip does).
     fn pjsip_endpoint_exists(&mut self, name: &str) -> bool;
+    /// With replicate_contacts: the peers' registrations on these PJSIP
+    /// endpoints, as this node keeps them.
+    fn registrations(&mut self, _endpoints: &[String]) -> Vec<Replica> {
+        Vec::new()
+    }
+    /// Whether the peer is down now (its registrations are dialled from
+    /// here then).
+    fn peer_down(&mut self, _peer: &str) -> bool {
+        false
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +56,9 @@ pub enum Target {
     Local,
     /// Peer names, in the order dialled.
     Peers(Vec<String>),
+    /// A down peer's phone, through the registrations it published: their
+    /// owners.
+    Registrations(Vec<String>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,6 +136,9 @@ pub enum Observation {
     /// The peer reported the phone present, yet answered that it is not
     /// there: its reports are suspect.
     Stale { peer: String, devices: Vec<String> },
+    /// The peer's legs failed without a single SIP response before the
+    /// silence watch: the INVITE could not reach it at all.
+    Unreachable { peer: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,6 +177,8 @@ pub struct Outcome {
     pub hunted: bool,
     /// With locating: every peer reported the phone absent; no INVITE left.
     pub zero_invite: bool,
+    /// A down peer's registration was dialled from here.
+    pub via_registration: bool,
     /// One line for the verbose log.
     pub summary: String,
     /// Where the call went and why, step by step (CLUSTERROUTE): e.g.
@@ -183,6 +203,7 @@ impl Outcome {
             located: false,
             hunted: false,
             zero_invite: false,
+            via_registration: false,
             summary,
             route: String::new(),
         }
@@ -198,6 +219,10 @@ enum State {
     /// Forwarding: the peers not tried yet, by index into the config.
     Forward(Vec<usize>),
     AwaitPeers { dialled: Vec<usize>, rest: Vec<usize> },
+    /// The phone was not reached: before the call ends with this outcome,
+    /// a down peer's registrations of it are dialled, if there are any.
+    Registrations(Outcome),
+    AwaitRegistrations(Outcome),
     Finished(Outcome),
 }
 
@@ -293,7 +318,7 @@ impl CallPlan {
                             continue;
                         }
                     }
-                    let mut dialled = Vec::new();
+                    let mut dialled: Vec<usize> = Vec::new();
                     while !rest.is_empty() {
                         let i = rest.remove(0);
                         if lookups.try_peer(&self.config.peers[i]) {
@@ -308,8 +333,11 @@ impl CallPlan {
                     if dialled.is_empty() {
                         let status = self.best.unwrap_or(DialStatus::ChanUnavail);
                         let what = if self.forwarded { "no other peer to try" } else { "no peer is available" };
-                        self.finish(Outcome::new(status, format!("{what}; {status}")));
+                        self.fail(Outcome::new(status, format!("{what}; {status}")));
                         continue;
+                    }
+                    if dialled.len() > 1 && self.config.replicate_contacts {
+                        self.ring_each_phone_once(&mut dialled, lookups);
                     }
                     // The hop header is read only now, when a peer would be
                     // dialled: with every peer down a call stays here anyway.
@@ -329,11 +357,20 @@ impl CallPlan {
                     self.state = State::AwaitPeers { dialled, rest };
                     return Action::Dial(request);
                 }
+                State::Registrations(fallback) => {
+                    match self.registrations_request(lookups) {
+                        Some(request) => {
+                            self.state = State::AwaitRegistrations(fallback);
+                            return Action::Dial(request);
+                        }
+                        None => self.finish(fallback),
+                    }
+                }
                 State::Finished(outcome) => {
                     self.state = State::Finished(outcome.clone());
                     return Action::Finish(outcome);
                 }
-                waiting @ (State::AwaitLocal | State::AwaitPeers { .. }) => {
+                waiting @ (State::AwaitLocal | State::AwaitPeers { .. } | State::AwaitRegistrations(_)) => {
                     // The shell asked again without recording the Dial: a bug
                     // in the shell, answered without dialling anything more.
                     self.state = waiting;
@@ -348,6 +385,7 @@ impl CallPlan {
         match std::mem::replace(&mut self.state, State::Start) {
             State::AwaitLocal => self.record_local(result),
             State::AwaitPeers { dialled, rest } => self.record_peers(result, dialled, rest),
+            State::AwaitRegistrations(fallback) => self.record_registrations(result, fallback),
             other => self.state = other,
         }
     }
@@ -397,6 +435,11 @@ impl CallPlan {
                 }
             } else if r.silenced.contains(&p.name) {
                 self.observations.push(Observation::Silent { peer: p.name.clone(), waited_ms: r.elapsed_ms });
+            } else if p.technology.records_every_response() && !r.caller_hung_up && status != DialStatus::Answer && r.dial_rc == 0 {
+                // Not a single response, and over before the silence watch:
+                // the INVITE could not be sent or was refused below SIP (a
+                // killed node's port answers with ICMP unreachable).
+                self.observations.push(Observation::Unreachable { peer: p.name.clone() });
             }
             let answered_here = status == DialStatus::Answer
                 && (peers.len() == 1 || r.answered_endpoint.as_ref().is_some_and(|(tech, ep)| p.owns_leg(*tech, ep)));
@@ -435,14 +478,18 @@ impl CallPlan {
             Some(b) if b.weight() >= status.weight() => b,
             _ => status,
         });
-        let try_next = matches!(status, DialStatus::ChanUnavail | DialStatus::Congestion) && !rest.is_empty();
-        if try_next {
+        let not_reached = matches!(status, DialStatus::ChanUnavail | DialStatus::Congestion);
+        if not_reached && !rest.is_empty() {
             self.state = State::Forward(rest);
         } else {
             let best = self.best.unwrap_or(status);
             let mut o = Outcome::new(best, format!("{status} from peer {}; the call ends {best}", names.join(", ")));
             o.forwarded = true;
-            self.finish(o);
+            if not_reached {
+                self.fail(o);
+            } else {
+                self.finish(o);
+            }
         }
     }
 
@@ -476,6 +523,113 @@ impl CallPlan {
         o.return_code = -1;
         o.loop_refused = self.config.falls_back_on(status);
         self.finish(o);
+    }
+
+    /// The phone was not reached: with replicate_contacts, on a phone's
+    /// call, a down peer's registrations of it are tried first.
+    /// Only when nothing reached a phone: one that answered busy, or rang,
+    /// is not rung again through a stale copy.
+    fn fail(&mut self, outcome: Outcome) {
+        let reached = self.best.is_some_and(|b| !matches!(b, DialStatus::ChanUnavail | DialStatus::Congestion));
+        if self.config.replicate_contacts && matches!(self.origin, Origin::Phone) && !reached {
+            self.state = State::Registrations(outcome);
+        } else {
+            self.finish(outcome);
+        }
+    }
+
+    /// The phone's PJSIP endpoints, by local_dial (a down peer's
+    /// registrations of them are what this node can dial).
+    fn phone_endpoints(&self, lookups: &mut dyn Lookups) -> Vec<String> {
+        let exten = self.args.as_ref().map(|a| a.exten.as_str()).unwrap_or_default();
+        let devices =
+            if self.devices.is_empty() { locate::devices(&self.config.local_dial, exten, &mut |n| lookups.pjsip_endpoint_exists(n)) } else { self.devices.clone() };
+        locate::pjsip_endpoints(&devices)
+    }
+
+    /// A Dial of the phone's registrations whose owner is down and that
+    /// can be reached from here; the others go into the route with why.
+    fn registrations_request(&mut self, lookups: &mut dyn Lookups) -> Option<DialRequest> {
+        let endpoints = self.phone_endpoints(lookups);
+        if endpoints.is_empty() {
+            return None;
+        }
+        let mut down: BTreeMap<String, bool> = BTreeMap::new();
+        let mut dial: Vec<Replica> = Vec::new();
+        for r in lookups.registrations(&endpoints) {
+            let is_down = *down.entry(r.owner.clone()).or_insert_with(|| lookups.peer_down(&r.owner));
+            if !is_down {
+                continue;
+            }
+            if r.reach.dialable() {
+                if !dial.iter().any(|d| d.contact.uri == r.contact.uri) {
+                    dial.push(r);
+                }
+            } else {
+                self.route.push(format!("registration({}):{}", r.owner, r.reach.word()));
+            }
+        }
+        if dial.is_empty() {
+            return None;
+        }
+        let args = self.args.as_ref().expect("a plan with invalid arguments never dials");
+        let (timeout, note) = self.timeout();
+        let options = args.options.clone().unwrap_or_else(|| self.config.dial_options.clone()).to_string().into_bytes();
+        let destinations: Vec<String> = dial.iter().map(|r| format!("PJSIP/{}/{}", r.contact.endpoint, r.contact.uri)).collect();
+        let owners: Vec<String> = dial.iter().map(|r| r.owner.clone()).collect();
+        Some(DialRequest {
+            target: Target::Registrations(owners),
+            app_data: dial_data(&destinations.join("&"), &timeout.to_string(), &options),
+            mark: None,
+            watch: Some(SilenceWatch { after_ms: self.config.peer_timeout.millis(), peers: Vec::new(), phones: true }),
+            note,
+        })
+    }
+
+    fn record_registrations(&mut self, r: DialResult, fallback: Outcome) {
+        let status = r.status.unwrap_or(DialStatus::ChanUnavail);
+        self.route.push(format!("registration:{status}"));
+        if status == DialStatus::Answer {
+            let node = &self.config.node_name;
+            let mut o = Outcome::new(DialStatus::Answer, format!("answered through a down peer's registration, dialled from this node ({node})"));
+            o.node = Some(node.clone());
+            o.return_code = r.dial_rc;
+            o.via_registration = true;
+            return self.finish(o);
+        }
+        if let Some(o) = Self::caller_left(&r, status, " while a down peer's registration rang") {
+            return self.finish(o);
+        }
+        // The phone's own answer (busy, no answer) tells more than the peers'.
+        let best = match self.best {
+            Some(b) if b.weight() >= status.weight() => b,
+            _ => status,
+        };
+        let mut o = Outcome::new(best, format!("{}; a down peer's registration: {status}", fallback.summary));
+        o.via_registration = true;
+        o.forwarded = fallback.forwarded;
+        o.zero_invite = fallback.zero_invite;
+        self.finish(o);
+    }
+
+    /// Parallel: a phone registered on two peers at once (the same
+    /// contact, by what they published) is rung through the first of them
+    /// only.
+    fn ring_each_phone_once(&mut self, dialled: &mut Vec<usize>, lookups: &mut dyn Lookups) {
+        let endpoints = self.phone_endpoints(lookups);
+        let registrations = lookups.registrations(&endpoints);
+        let uris = |peer: &str| -> Vec<&str> { registrations.iter().filter(|r| r.owner == peer).map(|r| r.contact.uri.as_str()).collect() };
+        let mut covered: Vec<&str> = Vec::new();
+        let config = Arc::clone(&self.config);
+        dialled.retain(|&i| {
+            let mine = uris(&config.peers[i].name);
+            let again = !mine.is_empty() && mine.iter().all(|u| covered.contains(u));
+            covered.extend(mine);
+            if again {
+                self.route.push(format!("{}:same-phone", config.peers[i].name));
+            }
+            !again
+        });
     }
 
     fn finish(&mut self, mut outcome: Outcome) {
@@ -519,7 +673,7 @@ impl CallPlan {
         let status = self.best.unwrap_or(DialStatus::ChanUnavail);
         let mut o = Outcome::new(status, format!("registered on no peer ({absent} report it absent); no INVITE sent; {status}"));
         o.zero_invite = true;
-        self.finish(o);
+        self.fail(o);
     }
 
     /// The caller number to restore on a call that a configured peer prefixed.

@@ -3,6 +3,7 @@
 use super::config::ClusterConfig;
 use super::health::{HealthTable, PeerState};
 use super::locate::{state, Device, Problem, Report, Sync};
+use super::replica::Replica;
 use super::stats::Counters;
 
 /// `marking`: how peer legs are marked now; `heap`: bytes and blocks the
@@ -25,6 +26,9 @@ pub fn status(config: &ClusterConfig, counters: &Counters, marking: &str, heap: 
         ("Located", counters.located.to_string()),
         ("Hunted", counters.hunted.to_string()),
         ("Zero-INVITE calls", counters.zero_invite.to_string()),
+        ("Replicate contacts", if config.replicate_contacts { "yes" } else { "no" }.to_string()),
+        ("Via registration", counters.via_registration.to_string()),
+        ("Answered via registration", counters.answered_via_registration.to_string()),
         ("Module memory", format!("{} bytes in {} blocks", heap.0, heap.1)),
     ];
     let mut out: String = rows.iter().map(|(k, v)| format!("{:<20} {v}\n", format!("{k}:"))).collect();
@@ -52,6 +56,9 @@ pub fn ami_status(config: &ClusterConfig, counters: &Counters, marking: &str) ->
         ("Located", counters.located.to_string()),
         ("Hunted", counters.hunted.to_string()),
         ("ZeroInvite", counters.zero_invite.to_string()),
+        ("ReplicateContacts", if config.replicate_contacts { "yes" } else { "no" }.to_string()),
+        ("ViaRegistration", counters.via_registration.to_string()),
+        ("AnsweredViaRegistration", counters.answered_via_registration.to_string()),
     ];
     rows.iter().map(|(k, v)| format!("{k}: {}\r\n", ami_value(v))).collect()
 }
@@ -101,6 +108,25 @@ pub fn peers(config: &ClusterConfig, health: &HealthTable, now_wall_s: u64) -> S
         out.push_str(&format!("{:<16} {:<20} {:<8} {:<20} {:<34} {}\n", peer.name, peer.endpoint, state, since, why, last));
     }
     out.push_str(&format!("{} peer(s)\n", config.peers.len()));
+    out
+}
+
+/// `cluster show registrations`: the peers' registrations this node keeps,
+/// whether each would be dialled from here when its node is down, and why
+/// not.
+pub fn registrations(config: &ClusterConfig, health: &HealthTable, kept: &[Replica], now_wall_s: u64) -> String {
+    if !config.replicate_contacts {
+        return "replicate_contacts is off (res_cluster.conf, [general]): this node keeps no peer's registrations\n".into();
+    }
+    let mut out = format!("{:<16} {:<8} {:<20} {:<44} {:<9} {}\n", "Peer", "State", "Endpoint", "Contact", "Expires", "From here");
+    for r in kept {
+        let state = health.get(&r.owner).map_or("UNKNOWN", |h| h.state.as_str());
+        let expires = format!("{} s", r.contact.expires.saturating_sub(now_wall_s));
+        let from_here = if r.reach.dialable() { "yes".to_string() } else { format!("no: {}", r.reach.why()) };
+        out.push_str(&format!("{:<16} {:<8} {:<20} {:<44} {:<9} {}\n", r.owner, state, r.contact.endpoint, r.contact.uri, expires, from_here));
+    }
+    let dialable = kept.iter().filter(|r| r.reach.dialable()).count();
+    out.push_str(&format!("{} registration(s) of {} peer(s) kept, {dialable} dialled from here when their node is down\n", kept.len(), config.peers.len()));
     out
 }
 
@@ -206,6 +232,35 @@ mod tests {
     fn config() -> ClusterConfig {
         let t = "[general]\nnode_name = node1\n[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n";
         build(&parse_text("t", t).unwrap(), &Defaults::default()).unwrap()
+    }
+
+    #[test]
+    fn registrations_say_which_are_dialled_from_here_and_why_not() {
+        use crate::replica::{reach, Contact};
+        let mut c = config();
+        let off = registrations(&c, &HealthTable::default(), &[], 0);
+        assert!(off.contains("replicate_contacts is off"), "{off}");
+        c.replicate_contacts = true;
+        let contact = |uri: &str, via: &str| Contact {
+            id: format!("102;@{uri}"),
+            aor: "102".into(),
+            endpoint: "102".into(),
+            uri: uri.into(),
+            expires: 1_000,
+            via_addr: via.into(),
+            via_port: 5062,
+            path: String::new(),
+            user_agent: String::new(),
+            registered: 0,
+        };
+        let kept: Vec<Replica> = [contact("sip:102@192.0.2.5:5062", "192.0.2.5"), contact("sip:102@192.0.2.6:5062", "10.0.0.6")]
+            .into_iter()
+            .map(|c| Replica { owner: "node2".into(), reach: reach(&c), contact: c })
+            .collect();
+        let text = registrations(&c, &HealthTable::default(), &kept, 400);
+        assert!(text.contains("sip:102@192.0.2.5:5062") && text.contains("600 s") && text.contains(" yes"), "{text}");
+        assert!(text.contains("no: behind NAT"), "{text}");
+        assert!(text.contains("2 registration(s) of 1 peer(s) kept, 1 dialled from here"), "{text}");
     }
 
     #[test]

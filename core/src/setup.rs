@@ -33,6 +33,11 @@ pub struct PeerFacts {
     pub iax2_peer: Option<bool>,
     /// With locate = devstate: whether the outbound-publish exists.
     pub outbound_publish: Option<bool>,
+    /// With replicate_contacts: the event of the contacts_publish
+    /// outbound-publish (None: pjsip.conf has none of that name).
+    pub contacts_publish: Option<Option<String>>,
+    /// PJSIP: whether an AOR of the outbound endpoint is qualified.
+    pub qualified: Option<bool>,
 }
 
 /// This node's transports as the shell read them: (id, protocol, bind).
@@ -111,6 +116,9 @@ fn check_peer(config: &ClusterConfig, peer: &Peer, f: &PeerFacts, transports: &T
         Some(inbound) => inbound.as_ref(),
         None => f.outbound.as_ref(),
     };
+    if config.replicate_contacts {
+        check_replication(peer, f, out);
+    }
     if peer.technology != Technology::Pjsip {
         return;
     }
@@ -161,6 +169,34 @@ fn check_peer(config: &ClusterConfig, peer: &Peer, f: &PeerFacts, transports: &T
 /// CHANNEL(pjsip,local_addr) reads it) came in on one of the TLS
 /// transports: its port is theirs, and so is its address unless the
 /// transport listens on every address.
+/// With replicate_contacts: what the peer needs to get this node's
+/// registrations and to be known up (they go to peers known up only).
+fn check_replication(peer: &Peer, f: &PeerFacts, out: &mut Vec<Finding>) {
+    let name = &peer.name;
+    if peer.technology != Technology::Pjsip {
+        out.push(warn(format!("peer {name}: replicate_contacts shares PJSIP registrations with PJSIP peers only; {name} is an IAX2 peer")));
+        return;
+    }
+    match &f.contacts_publish {
+        Some(None) => out.push(warn(format!(
+            "peer {name}: with replicate_contacts = yes, contacts_publish = {} must be a pjsip.conf outbound-publish to {name} with event = {}; there is none, so {name} cannot reach this node's phones when this node is down",
+            peer.contacts_publish,
+            crate::replica::EVENT
+        ))),
+        Some(Some(event)) if event != crate::replica::EVENT => out.push(warn(format!(
+            "peer {name}: outbound-publish {} has event = {event}; replicate_contacts needs event = {}",
+            peer.contacts_publish,
+            crate::replica::EVENT
+        ))),
+        _ => {}
+    }
+    if f.qualified == Some(false) {
+        out.push(warn(format!(
+            "peer {name}: with replicate_contacts = yes, give {name}'s AOR a qualify_frequency: registrations go to peers known up, and without qualify {name} is known up only after a call reached it"
+        )));
+    }
+}
+
 pub fn on_tls(local: &str, transports: &Transports) -> bool {
     let Some((ip, port)) = host_port(local) else { return false };
     transports.iter().filter(|(_, p, _)| p == "tls").filter_map(|(_, _, b)| host_port(b)).any(|(bind, bind_port)| {
@@ -211,6 +247,24 @@ mod tests {
         assert!(text[1].starts_with("peer node2: with locate = devstate, outbound_publish = cluster-node2 must be"), "{text:?}");
         assert!(text[2].starts_with("peer node3: dial = IAX2/node3/${EXTEN} names the IAX2 peer node3, which iax.conf does not define"), "{text:?}");
         assert!(f.iter().all(|f| f.severity == Severity::Warning));
+    }
+
+    #[test]
+    fn replication_names_a_missing_publish_a_wrong_event_and_no_qualify() {
+        let mut c = config("[node2]\ntype = peer\ndial = PJSIP/${EXTEN}@cluster-node2\n[node3]\ntype = peer\ndial = IAX2/node3/${EXTEN}\n");
+        c.replicate_contacts = true;
+        let good = PeerFacts { contacts_publish: Some(Some(crate::replica::EVENT.into())), qualified: Some(true), ..PeerFacts::default() };
+        let texts = |facts: PeerFacts| -> Vec<String> {
+            check(&c, &[facts, PeerFacts::default()], &transports()).into_iter().map(|f| f.text).filter(|t| t.contains("replicate") || t.contains("event")).collect()
+        };
+        let iax = "peer node3: replicate_contacts shares PJSIP registrations with PJSIP peers only; node3 is an IAX2 peer";
+        assert_eq!(texts(good.clone()), [iax]);
+        let missing = texts(PeerFacts { contacts_publish: Some(None), ..good.clone() });
+        assert!(missing[0].contains("contacts_publish = cluster-node2-contacts must be a pjsip.conf outbound-publish"), "{missing:?}");
+        let wrong = texts(PeerFacts { contacts_publish: Some(Some("asterisk-devicestate".into())), ..good.clone() });
+        assert!(wrong[0].contains("has event = asterisk-devicestate; replicate_contacts needs event = res-cluster-contacts"), "{wrong:?}");
+        let unqualified = texts(PeerFacts { qualified: Some(false), ..good });
+        assert!(unqualified[0].contains("give node2's AOR a qualify_frequency"), "{unqualified:?}");
     }
 
     #[test]

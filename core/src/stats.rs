@@ -6,8 +6,18 @@ use super::plan::Outcome;
 use super::status::DialStatus;
 
 /// How a call ended, one word each, for metrics (each call counts once).
-pub const OUTCOMES: [&str; 9] =
-    ["answered_here", "answered_by_peer", "busy", "noanswer", "cancel", "congestion", "chanunavail", "invalid_arguments", "loop_refused"];
+pub const OUTCOMES: [&str; 10] = [
+    "answered_here",
+    "answered_by_peer",
+    "answered_via_registration",
+    "busy",
+    "noanswer",
+    "cancel",
+    "congestion",
+    "chanunavail",
+    "invalid_arguments",
+    "loop_refused",
+];
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -24,6 +34,10 @@ pub struct Counters {
     /// With locating: calls for a phone every peer reported absent, ended
     /// without an INVITE.
     pub zero_invite: u64,
+    /// Calls that dialled a down peer's registration of the phone from
+    /// here, and of those the ones answered.
+    pub via_registration: u64,
+    pub answered_via_registration: u64,
     outcomes: BTreeMap<&'static str, u64>,
     /// Per peer: dials of it.
     forwards: BTreeMap<String, u64>,
@@ -43,6 +57,7 @@ pub fn outcome_of(o: &Outcome) -> &'static str {
     }
     match o.status {
         DialStatus::Answer if o.answered_by_peer => "answered_by_peer",
+        DialStatus::Answer if o.via_registration => "answered_via_registration",
         DialStatus::Answer => "answered_here",
         DialStatus::Busy | DialStatus::DontCall | DialStatus::Torture => "busy",
         DialStatus::NoAnswer => "noanswer",
@@ -64,6 +79,8 @@ impl Counters {
         self.located += u64::from(outcome.located);
         self.hunted += u64::from(outcome.hunted);
         self.zero_invite += u64::from(outcome.zero_invite);
+        self.via_registration += u64::from(outcome.via_registration);
+        self.answered_via_registration += u64::from(outcome.via_registration && outcome.status == DialStatus::Answer);
         *self.outcomes.entry(outcome_of(outcome)).or_default() += 1;
     }
 

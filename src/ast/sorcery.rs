@@ -40,7 +40,7 @@ fn take(text: *mut c_char) -> Option<String> {
     copy
 }
 
-fn parse(text: &str) -> Vec<Object> {
+pub fn parse(text: &str) -> Vec<Object> {
     text.split('\x1e')
         .filter(|record| !record.is_empty())
         .map(|record| {

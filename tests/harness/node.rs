@@ -96,6 +96,11 @@ pub struct NodeSpec {
     /// Debian does with asterisk, the node's files theirs, res_cluster.conf
     /// root's and readable by the group (0640).
     pub run_as: Option<&'static str>,
+    /// Share registrations with the peers (`replicate_contacts = yes`):
+    /// an outbound-publish `cluster-node<p>-contacts` of event
+    /// res-cluster-contacts to each peer, taken in by the inbound-publication
+    /// of its endpoint.
+    pub replicate: bool,
 }
 
 impl NodeSpec {
@@ -128,6 +133,7 @@ impl NodeSpec {
             entity_id: None,
             prometheus: None,
             iax2_peers: false,
+            replicate: false,
             iax_general: String::new(),
             iax: String::new(),
             tls: None,
@@ -666,7 +672,7 @@ fn yes(on: bool) -> &'static str {
 fn modules_conf(spec: &NodeSpec) -> String {
     let mut s = String::from("[modules]\nautoload = no\n");
     let records: &[&str] = if spec.records { &RECORD_MODULES } else { &[] };
-    let publish: &[&str] = if spec.locate { &PUBLISH_MODULES } else { &[] };
+    let publish: &[&str] = if spec.locate || spec.replicate { &PUBLISH_MODULES } else { &[] };
     let prometheus: &[&str] = if spec.prometheus.is_some() { &["res_prometheus.so"] } else { &[] };
     let iax: &[&str] = if spec.iax2_peers || !spec.iax.is_empty() || !spec.iax_general.is_empty() { &["chan_iax2.so"] } else { &[] };
     let auth: &[&str] = if spec.peer_auth { &AUTH_MODULES } else { &[] };
@@ -716,7 +722,7 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
         "[global]\ntype = global\nendpoint_identifier_order = ip,username\nuser_agent = res_cluster-test-{}\n\n\
          [transport-udp]\ntype = transport\nprotocol = udp\nbind = {ip}:5060\n\n\
          [endpoint-common](!)\ntype = endpoint\ncontext = phones\ndisallow = all\nallow = ulaw\ndirect_media = no\n\n\
-         [phone-aor](!)\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n\n",
+         [phone-aor](!)\ntype = aor\nmax_contacts = 1\nremove_existing = yes\nminimum_expiration = 1\n\n",
         spec.name()
     );
     for ext in PHONES.iter() {
@@ -766,21 +772,35 @@ fn pjsip_conf(net: &Net, spec: &NodeSpec, ip: &str) -> String {
         );
     }
     let publish_auth = if spec.peer_auth { "outbound_auth = cluster-auth\n" } else { "" };
-    if spec.locate {
-        for &p in spec.peers.iter().chain(&spec.endpoints_only) {
-            let peer_ip = net.node(p);
-            let me = spec.index;
+    let me = spec.index;
+    for &p in spec.peers.iter().chain(&spec.endpoints_only).filter(|_| spec.locate || spec.replicate) {
+        let peer_ip = net.node(p);
+        // What goes to the peer arrives in the inbound-publication named
+        // after the endpoint it has for this node; the peer's come in on
+        // ours for it.
+        let _ = write!(s, "[cluster-node{p}]\ntype = inbound-publication\nendpoint = cluster-node{p}\n");
+        if spec.locate {
+            let _ = writeln!(s, "event_asterisk-devicestate = cluster-node{p}");
+        }
+        if spec.replicate {
+            let _ = writeln!(s, "event_res-cluster-contacts = cluster-node{p}");
+        }
+        s.push('\n');
+        if spec.locate {
             let filter = spec.device_state_filter.as_deref().unwrap_or(DEVICE_STATE_FILTER);
-            // This node's device states (phones, and the beacon) go to the
-            // peer, into the inbound-publication named after the endpoint it
-            // has for this node; the peer's come in on ours for it.
+            // This node's device states: the phones, and the beacon.
             let _ = write!(
                 s,
                 "[cluster-node{p}]\ntype = outbound-publish\nserver_uri = sip:cluster-node{me}@{peer_ip}:{port}{uri_tail}\n\
                  {transport}{publish_auth}event = asterisk-devicestate\n@device_state_filter = {filter}\n\n\
-                 [cluster-node{p}]\ntype = inbound-publication\nendpoint = cluster-node{p}\n\
-                 event_asterisk-devicestate = cluster-node{p}\n\n\
                  [cluster-node{p}]\ntype = asterisk-publication\ndevice_state = yes\ndevicestate_publish = cluster-node{p}\n\n"
+            );
+        }
+        if spec.replicate && !spec.endpoints_only.contains(&p) {
+            let _ = write!(
+                s,
+                "[cluster-node{p}-contacts]\ntype = outbound-publish\nserver_uri = sip:cluster-node{me}@{peer_ip}:{port}{uri_tail}\n\
+                 {transport}{publish_auth}event = res-cluster-contacts\n\n"
             );
         }
     }
@@ -793,7 +813,8 @@ pub const DEVICE_STATE_FILTER: &str = "^(PJSIP/[0-9]+$|Cluster:)";
 
 fn res_cluster_conf(spec: &NodeSpec) -> String {
     let locate = if spec.locate { "locate = devstate\n" } else { "" };
-    let mut s = format!("[general]\n{locate}{}\n", spec.general);
+    let replicate = if spec.replicate { "replicate_contacts = yes\n" } else { "" };
+    let mut s = format!("[general]\n{locate}{replicate}{}\n", spec.general);
     let trust = spec.trust.as_ref().map(|t| format!("trust = {t}\n")).unwrap_or_default();
     for &p in &spec.peers {
         if spec.iax2_peers {

@@ -68,6 +68,27 @@ impl Phone {
         Phone::answering_at(ip, exten, behaviour)
     }
 
+    /// A phone registered for `expires` seconds (its registration interval).
+    pub fn register_for(net: &Net, node: &Node, exten: &str, expires: u32, behaviour: Behaviour) -> Phone {
+        let ip = net.phone(exten);
+        send_register(&ip, 5060, node, exten, expires);
+        Phone::answering_at(ip, exten, behaviour)
+    }
+
+    /// A phone whose REGISTER comes from another port than its Contact
+    /// names (5061 for 5060), as from behind a NAT.
+    pub fn register_natted(net: &Net, node: &Node, exten: &str, behaviour: Behaviour) -> Phone {
+        let ip = net.phone(exten);
+        send_register_via(&ip, 5061, 5061, node, exten, &node.ip, 3600);
+        Phone::answering_at(ip, exten, behaviour)
+    }
+
+    /// The phone registers again on `node` (also while it is registered
+    /// elsewhere: a phone registered on two nodes at once).
+    pub fn register_also(&self, node: &Node, expires: u32) {
+        send_register(&self.ip, 5062, node, &self.exten, expires);
+    }
+
     /// A SIP user agent at `ip`:5060 that answers as a phone does, without
     /// registering anywhere (a gateway behind a trunk endpoint, say).
     pub fn answering_at(ip: String, exten: &str, behaviour: Behaviour) -> Phone {
@@ -146,15 +167,22 @@ impl Drop for Phone {
 }
 
 /// A REGISTER of `exten` at `node` from `ip`:`port`, its contact at
-/// `ip`:5060, for `expires` seconds (0: removes it).
+/// `ip`:5060, for `expires` seconds (0: removes it). Its Via names the
+/// contact's port too (the phone's own view of where it is, as a phone sends
+/// it; the answer comes back to the port it was sent from, by rport).
 fn send_register(ip: &str, port: u16, node: &Node, exten: &str, expires: u32) {
     send_register_in(ip, port, node, exten, &node.ip, expires)
 }
 
 /// As `send_register`, for `exten@domain`.
 fn send_register_in(ip: &str, port: u16, node: &Node, exten: &str, domain: &str, expires: u32) {
+    send_register_via(ip, port, 5060, node, exten, domain, expires)
+}
+
+/// As `send_register_in`, with the Via naming `via_port`.
+fn send_register_via(ip: &str, port: u16, via_port: u16, node: &Node, exten: &str, domain: &str, expires: u32) {
     let mut command = sipp("register.xml", ip);
-    command.args(["-key", "domain", domain]);
+    command.args(["-key", "domain", domain, "-key", "via_port", &via_port.to_string()]);
     // The port SIPp sends from (the builder's default is 5060).
     if port != 5060 {
         command.args(["-p", &port.to_string()]);
@@ -365,4 +393,44 @@ pub fn load_from(net: &Net, slot: u8, node: &Node, exten: &str, rate: u32, calls
         header.iter().position(|h| *h == name).and_then(|i| last.get(i)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
     };
     LoadReport { successful: column("SuccessfulCall(C)"), failed: column("FailedCall(C)"), elapsed }
+}
+
+/// Sends one PUBLISH of event `event` from `ip`:5060 to `node`, for its
+/// inbound-publication `resource`, From user `from_user`, with a body of
+/// `content_type`; the final response's code (None: no answer).
+pub fn publish(ip: &str, node: &Node, resource: &str, from_user: &str, event: &str, content_type: &str, body: &str) -> Option<u16> {
+    // The body goes into the scenario as it is: written to a scenario of
+    // its own (SIPp computes [len]).
+    let codes = [200, 400, 403, 404, 413, 415, 489, 500, 503];
+    let mut recvs = String::from("  <recv response=\"100\" optional=\"true\"/>\n");
+    for (i, code) in codes.iter().enumerate() {
+        let optional = if i + 1 < codes.len() { " optional=\"true\"" } else { "" };
+        recvs.push_str(&format!("  <recv response=\"{code}\"{optional} next=\"end\"/>\n"));
+    }
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"publish\">\n  <send retrans=\"500\">\n    <![CDATA[\n\n\
+         PUBLISH sip:{resource}@[remote_ip]:[remote_port] SIP/2.0\n\
+         Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]\n\
+         From: <sip:{from_user}@[local_ip]>;tag=[pid]SIPpTag00[call_number]\n\
+         To: <sip:{resource}@[remote_ip]>\n\
+         Call-ID: [call_id]\nCSeq: 1 PUBLISH\nMax-Forwards: 70\nEvent: {event}\nExpires: 3600\n\
+         Content-Type: {content_type}\nContent-Length: [len]\n\n{body}\n    ]]>\n  </send>\n{recvs}  <label id=\"end\"/>\n</scenario>\n"
+    );
+    let file = scratch("publish.xml");
+    fs::write(&file, xml).expect("write publish scenario");
+    let trace = scratch("publish.msg");
+    let mut command = Command::new("sipp");
+    command.arg("-sf").arg(&file).args(["-i", ip, "-p", "5060", "-nostdin", "-m", "1", "-timeout", "10"]);
+    let _ = command
+        .args(["-trace_msg", "-message_file"])
+        .arg(&trace)
+        .arg(format!("{}:5060", node.ip))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run sipp publish");
+    let code = read_trace(&trace).iter().filter(|m| !m.sent).filter_map(SipMessage::code).find(|c| *c >= 200);
+    let _ = fs::remove_file(&file);
+    let _ = fs::remove_file(&trace);
+    code
 }

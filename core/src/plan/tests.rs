@@ -1,6 +1,7 @@
 use super::*;
 use crate::callerid::CallerId;
 use crate::locate::{Device, Report};
+use crate::replica::Replica;
 use crate::peer_leg::{HeaderSupport, LegMark};
 use crate::config::{build, parse_text, Defaults};
 
@@ -285,14 +286,14 @@ fn sequential_skips_peers_the_gate_refuses_and_learns_from_silence() {
 }
 
 #[test]
-fn a_quick_failure_says_nothing_about_health() {
+fn a_quick_failure_after_a_response_or_a_hang_up_says_nothing_about_health() {
     let mut plan = CallPlan::new(config("", &["node2"]), "101", phone());
     let mut gate = Gate(None, None, 0);
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
     expect_dial(&mut plan, &mut gate);
-    plan.record(DialResult { elapsed_ms: 3, ..result(DialStatus::ChanUnavail) });
-    assert!(plan.take_observations().is_empty());
+    plan.record(DialResult { elapsed_ms: 3, caller_hung_up: true, ..result(DialStatus::ChanUnavail) });
+    assert!(plan.take_observations().is_empty(), "the caller left before node2 could answer");
 }
 
 #[test]
@@ -460,7 +461,7 @@ impl Lookups for Located {
 fn peers_of(r: &DialRequest) -> Vec<String> {
     match &r.target {
         Target::Peers(p) => p.clone(),
-        Target::Local => vec![],
+        Target::Local | Target::Registrations(_) => vec![],
     }
 }
 
@@ -716,4 +717,161 @@ fn the_route_says_where_the_call_went_and_why() {
     expect_dial(&mut plan, &mut gate);
     plan.record(result(DialStatus::ChanUnavail));
     assert_eq!(expect_finish(&mut plan, &mut gate).route, "from:node2,local:CHANUNAVAIL");
+}
+
+/// Peers up or down, and the registrations they published.
+struct Replicated {
+    down: Vec<&'static str>,
+    registrations: Vec<Replica>,
+}
+
+impl Lookups for Replicated {
+    fn try_peer(&mut self, peer: &Peer) -> bool {
+        !self.down.contains(&peer.name.as_str())
+    }
+    fn hop_header(&mut self) -> Option<String> {
+        None
+    }
+    fn header_support(&mut self) -> (HeaderSupport, bool) {
+        (HeaderSupport::Inheritable, true)
+    }
+    fn locate(&mut self, _: &Peer, _: &[Device]) -> Report {
+        Report::Unknown
+    }
+    fn pjsip_endpoint_exists(&mut self, _: &str) -> bool {
+        false
+    }
+    fn registrations(&mut self, endpoints: &[String]) -> Vec<Replica> {
+        self.registrations.iter().filter(|r| endpoints.contains(&r.contact.endpoint)).cloned().collect()
+    }
+    fn peer_down(&mut self, peer: &str) -> bool {
+        self.down.contains(&peer)
+    }
+}
+
+fn registration(owner: &str, endpoint: &str, uri: &str) -> Replica {
+    let contact = crate::replica::Contact {
+        id: format!("{endpoint};@{owner}"),
+        aor: endpoint.into(),
+        endpoint: endpoint.into(),
+        uri: uri.into(),
+        expires: u64::MAX,
+        via_addr: String::new(),
+        via_port: 0,
+        path: String::new(),
+        user_agent: String::new(),
+        registered: 0,
+    };
+    Replica { owner: owner.into(), reach: crate::replica::reach(&contact), contact }
+}
+
+#[test]
+fn a_down_peers_phone_is_dialled_through_its_registration_and_only_then() {
+    let c = config("replicate_contacts = yes", &["node2", "node3"]);
+    let mut gate = Replicated { down: vec!["node2"], registrations: vec![registration("node2", "102", "sip:102@192.0.2.5:5060")] };
+    let mut plan = CallPlan::new(Arc::clone(&c), "102", phone());
+    expect_dial_with(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let r = expect_dial_with(&mut plan, &mut gate);
+    assert_eq!(peers_of(&r), vec!["node3"], "node2 is down: skipped; node3 is hunted");
+    plan.record(DialResult { responded: vec![pjsip("cluster-node3")], ..result(DialStatus::ChanUnavail) });
+    let r = expect_dial_with(&mut plan, &mut gate);
+    assert_eq!(r.target, Target::Registrations(vec!["node2".into()]));
+    assert_eq!(text(&r.app_data), "PJSIP/102/sip:102@192.0.2.5:5060,20");
+    assert_eq!(r.mark, None, "the phone's own leg: no prefix, no hop header");
+    assert!(r.watch.as_ref().is_some_and(|w| w.phones), "a registration whose phone is gone is given up at peer_timeout");
+    plan.record(result(DialStatus::Answer));
+    let o = finish_with(&mut plan, &mut gate);
+    assert!(o.via_registration && o.status == DialStatus::Answer, "{o:?}");
+    assert_eq!(o.route, "local:CHANUNAVAIL,node2:down,node3:CHANUNAVAIL,registration:ANSWER");
+
+    // node2 up: its registration is never dialled from here.
+    let mut gate = Replicated { down: vec![], registrations: vec![registration("node2", "102", "sip:102@192.0.2.5:5060")] };
+    let mut plan = CallPlan::new(Arc::clone(&c), "102", phone());
+    expect_dial_with(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    for _ in 0..2 {
+        let r = expect_dial_with(&mut plan, &mut gate);
+        assert!(matches!(r.target, Target::Peers(_)));
+        plan.record(DialResult { responded: vec![pjsip("cluster-node2"), pjsip("cluster-node3")], ..result(DialStatus::ChanUnavail) });
+    }
+    let o = finish_with(&mut plan, &mut gate);
+    assert!(!o.via_registration && o.status == DialStatus::ChanUnavail, "{o:?}");
+}
+
+#[test]
+fn a_registration_that_cannot_be_reached_from_here_is_named_not_dialled() {
+    let c = config("replicate_contacts = yes", &["node2"]);
+    let mut nat = registration("node2", "102", "sip:102@198.51.100.7:40001;x-ast-orig-host=10.0.0.5:5060");
+    nat.reach = crate::replica::Reach::Nat;
+    let mut gate = Replicated { down: vec!["node2"], registrations: vec![nat] };
+    let mut plan = CallPlan::new(c, "102", phone());
+    expect_dial_with(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let o = finish_with(&mut plan, &mut gate);
+    assert_eq!((o.status, o.via_registration), (DialStatus::ChanUnavail, false));
+    assert_eq!(o.route, "local:CHANUNAVAIL,node2:down,registration(node2):nat");
+}
+
+#[test]
+fn a_cluster_call_never_dials_registrations_and_off_means_off() {
+    let mut gate = Replicated { down: vec!["node3"], registrations: vec![registration("node3", "102", "sip:102@192.0.2.5:5060")] };
+    let mut plan = CallPlan::new(config("replicate_contacts = yes", &["node2", "node3"]), "102", from_peer("node2", "9999200"));
+    plan.next(&mut gate);
+    expect_dial_with(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    assert!(!finish_with(&mut plan, &mut gate).via_registration, "the forwarding node does that");
+    let mut plan = CallPlan::new(config("", &["node2", "node3"]), "102", phone());
+    expect_dial_with(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let r = expect_dial_with(&mut plan, &mut gate);
+    plan.record(DialResult { responded: vec![pjsip("cluster-node2")], ..result(DialStatus::ChanUnavail) });
+    let _ = r;
+    assert!(!finish_with(&mut plan, &mut gate).via_registration);
+}
+
+#[test]
+fn parallel_rings_a_phone_registered_on_two_peers_once() {
+    let c = config("replicate_contacts = yes\nstrategy = parallel", &["node2", "node3", "node4"]);
+    let same = "sip:102@192.0.2.5:5060";
+    let mut gate = Replicated {
+        down: vec![],
+        registrations: vec![registration("node2", "102", same), registration("node3", "102", same), registration("node4", "103", "sip:103@x")],
+    };
+    let mut plan = CallPlan::new(c, "102", phone());
+    expect_dial_with(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    let r = expect_dial_with(&mut plan, &mut gate);
+    assert_eq!(peers_of(&r), vec!["node2", "node4"], "node3 holds the same contact as node2; node4 holds nothing of 102");
+}
+
+#[test]
+fn a_peer_that_refused_the_invite_below_sip_is_unreachable() {
+    let mut plan = CallPlan::new(config("", &["node2"]), "102", phone());
+    let mut gate = Gate(None, None, 0);
+    expect_dial(&mut plan, &mut gate);
+    plan.record(result(DialStatus::ChanUnavail));
+    expect_dial(&mut plan, &mut gate);
+    plan.record(DialResult { elapsed_ms: 2, ..result(DialStatus::ChanUnavail) });
+    assert_eq!(plan.take_observations(), vec![Observation::Unreachable { peer: "node2".into() }]);
+}
+
+#[test]
+fn a_phone_that_was_reached_is_not_rung_again_through_a_registration() {
+    let c = config("replicate_contacts = yes", &["node2", "node3"]);
+    for (status, rings_again) in [(DialStatus::Busy, false), (DialStatus::NoAnswer, false), (DialStatus::ChanUnavail, true)] {
+        let mut gate = Replicated { down: vec!["node2"], registrations: vec![registration("node2", "102", "sip:102@192.0.2.5:5060")] };
+        let mut plan = CallPlan::new(Arc::clone(&c), "102", phone());
+        expect_dial_with(&mut plan, &mut gate);
+        plan.record(result(DialStatus::ChanUnavail));
+        // The phone registered on node3 as well, which rang it.
+        let r = expect_dial_with(&mut plan, &mut gate);
+        assert_eq!(peers_of(&r), vec!["node3"]);
+        plan.record(DialResult { responded: vec![pjsip("cluster-node3")], ..result(status) });
+        match plan.next(&mut gate) {
+            Action::Dial(r) => assert!(rings_again && matches!(r.target, Target::Registrations(_)), "{status}: {r:?}"),
+            Action::Finish(o) => assert!(!rings_again && o.status == status && !o.via_registration, "{status}: {o:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }
