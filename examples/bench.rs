@@ -1,9 +1,10 @@
 //! `make bench`: ClusterDial against the classic recipe's dialplan, on the
 //! same machine in the same run, over real SIP; then ClusterDial's hunting
-//! and locating at three and five nodes. Prints two tables of figures, the
-//! first with ClusterDial/recipe ratios.
+//! and locating at three and five nodes; then a node's death, with and
+//! without replicate_contacts. Prints the tables of figures, with
+//! ClusterDial/recipe ratios.
 //!
-//! RES_CLUSTER_BENCH_ONLY=pairs|cluster runs one part alone.
+//! RES_CLUSTER_BENCH_ONLY=pairs|cluster|death runs one part alone.
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
@@ -503,6 +504,175 @@ fn nowhere_against_local_only(net: &Net, node1: &Node) -> (f64, f64, f64) {
     (median(located), median(local), median(here))
 }
 
+// ---------------------------------------------------------------- a node dies
+
+/// Seconds from the SIGKILL of a phone's node to the first answered call to
+/// it from the survivor, and what replication costs.
+#[derive(Default)]
+struct DeathFigures {
+    /// (registration interval, recipe, ClusterDial, ClusterDial with
+    /// replicate_contacts), in seconds; NaN: not measured.
+    answered_after: Vec<(u32, f64, f64, f64)>,
+    /// Per cluster size: PUBLISH requests and bytes for one REGISTER.
+    per_register: Vec<(u8, f64, f64)>,
+    /// Bytes res_cluster holds per 1,000 phones kept of a peer.
+    bytes_per_1000: f64,
+}
+
+/// A phone as phones are: registered on node2 every `interval` seconds, it
+/// falls back to node1 when a REGISTER gets no answer (Timer F, 32 s), as
+/// DNS SRV sends it there. node2 is killed half an interval after the
+/// phone's last REGISTER; node1 is called every second until the phone
+/// answers. Seconds from the kill.
+fn kill_and_call(variant: Variant, replicate: bool, interval: u32, phone_fails_over: bool) -> f64 {
+    let net = Net::allocate();
+    let nodes = nodes(&net, variant, 2, |s| {
+        s.replicate = replicate;
+        s.qualify_s = 1;
+    });
+    nodes.iter().for_each(wait_qualified);
+    let ip = net.phone("102");
+    assert!(try_register(&ip, 5061, &nodes[1], "102", interval, 10), "phone 102 registers on node2");
+    let registered = Instant::now();
+    let _phone = Phone::answering_at(ip.clone(), "102", Behaviour::Answer);
+    if replicate {
+        poll(30 * SECOND, Duration::from_millis(200), || nodes[0].cli("cluster show locations 102"), |t| t.contains(&format!("sip:102@{ip}")));
+    }
+    let half = Duration::from_secs(u64::from(interval) / 2);
+    let wait = if replicate { Duration::from_secs(1) } else { half };
+    std::thread::sleep(wait.saturating_sub(registered.elapsed()));
+    nodes[1].signal(libc::SIGKILL);
+    let killed = Instant::now();
+    std::thread::scope(|s| {
+        if phone_fails_over {
+            s.spawn(|| {
+                // Its next REGISTER, to node2, times out; then node1.
+                std::thread::sleep((registered + Duration::from_secs(u64::from(interval))).saturating_duration_since(Instant::now()));
+                if !try_register(&ip, 5061, &nodes[1], "102", interval, 32) {
+                    try_register(&ip, 5061, &nodes[0], "102", interval, 10);
+                }
+            });
+        }
+        let deadline = killed + Duration::from_secs(u64::from(interval) + 60);
+        while Instant::now() < deadline {
+            let placed = Instant::now();
+            let r = call(&net, &nodes[0], "102", &CallOptions { hold_ms: 0, timeout_s: 15, ..CallOptions::default() });
+            if r.answered() {
+                let at = placed + Duration::from_secs_f64(r.setup_ms.unwrap_or(0.0) / 1000.0);
+                return at.saturating_duration_since(killed).as_secs_f64();
+            }
+            std::thread::sleep(Duration::from_secs(1).saturating_sub(placed.elapsed()));
+        }
+        f64::NAN
+    })
+}
+
+/// PUBLISH requests (and bytes) of event res-cluster-contacts the cluster
+/// sends for one REGISTER on its last node, from the SIP traffic each node
+/// logs.
+fn per_register(size: u8) -> (f64, f64) {
+    let net = Net::allocate();
+    let nodes = nodes(&net, Variant::ClusterDial, size, |s| {
+        s.replicate = true;
+        s.qualify_s = 1;
+        s.quiet_log = false;
+    });
+    nodes.iter().for_each(wait_qualified);
+    let last = nodes.last().expect("nodes");
+    // Settled: the snapshots exchanged at start are through.
+    std::thread::sleep(Duration::from_secs(2));
+    for n in &nodes {
+        n.cli("pjsip set logger on");
+    }
+    let marks: Vec<usize> = nodes.iter().map(|n| n.log().len()).collect();
+    let ip = net.phone("104");
+    assert!(try_register(&ip, 5061, last, "104", 3600, 10));
+    poll(10 * SECOND, Duration::from_millis(100), || nodes[0].cli("cluster show locations 104"), |t| t.contains("sip:104@"));
+    std::thread::sleep(Duration::from_millis(500));
+    let (count, bytes) = publishes_since(&nodes, &marks);
+    (count as f64, bytes as f64)
+}
+
+/// What node1's res_cluster holds for 1,000 phones of a peer, by its own
+/// allocation count (`cluster show status`), the phones published to it in
+/// snapshot parts from the peer's address.
+fn bytes_per_1000() -> f64 {
+    let net = Net::allocate();
+    let mut spec = NodeSpec::new(1, &[2]);
+    spec.replicate = true;
+    spec.quiet_log = true;
+    let node1 = Node::start(&net, &spec);
+    let held = |node: &Node| -> f64 {
+        let status = node.cli("cluster show status");
+        status.lines().find_map(|l| l.strip_prefix("Module memory:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(f64::NAN)
+    };
+    let before = held(&node1);
+    let expires = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) + 3600;
+    let parts = 1000 / 25;
+    for part in 0..parts {
+        let contacts: Vec<String> = (0..25)
+            .map(|i| {
+                let n = 10_000 + part * 25 + i;
+                format!(
+                    "{{\"id\":\"{n};@0123456789abcdef0123456789abcdef\",\"aor\":\"{n}\",\"endpoint\":\"{n}\",\"uri\":\"sip:{n}@192.0.2.{}:5060;ob\",\"expires\":{expires},\"via_addr\":\"192.0.2.{}\",\"via_port\":5060,\"path\":\"\",\"user_agent\":\"Phone 1.2.3\",\"registered\":{}}}",
+                    i + 1,
+                    i + 1,
+                    expires - 3600
+                )
+            })
+            .collect();
+        let body = format!(
+            "{{\"node\":\"node2\",\"type\":\"snapshot\",\"generation\":7,\"part\":{part},\"last\":{},\"contacts\":[{}]}}",
+            part + 1 == parts,
+            contacts.join(",")
+        );
+        let code = publish(&net.node(2), &node1, "cluster-node2", "cluster-node2", "res-cluster-contacts", "application/json", &body);
+        assert_eq!(code, Some(200), "snapshot part {part}");
+    }
+    let shown = node1.cli("cluster show locations");
+    assert!(shown.contains("1000 registration(s)"), "{}", shown.lines().last().unwrap_or(""));
+    held(&node1) - before
+}
+
+fn measure_death() -> DeathFigures {
+    let mut f = DeathFigures::default();
+    for interval in [60u32, 3600] {
+        eprintln!("a node dies: registration interval {interval} s");
+        // At an hour's interval the recipe's phone waits up to an hour for
+        // its next REGISTER: not run.
+        let slow = interval <= 60;
+        let recipe = if slow { kill_and_call(Variant::Recipe, false, interval, true) } else { f64::NAN };
+        let today = if slow { kill_and_call(Variant::ClusterDial, false, interval, true) } else { f64::NAN };
+        let replicated = kill_and_call(Variant::ClusterDial, true, interval, false);
+        f.answered_after.push((interval, recipe, today, replicated));
+    }
+    for size in [3u8, 5] {
+        eprintln!("replication cost, {size} nodes");
+        let (count, bytes) = per_register(size);
+        f.per_register.push((size, count, bytes));
+    }
+    eprintln!("replication memory, 1,000 phones");
+    f.bytes_per_1000 = bytes_per_1000();
+    f
+}
+
+fn print_death(f: &DeathFigures) {
+    println!("\nA node dies (SIGKILL) while its phone is registered on it: seconds to the first answered call to that phone from the survivor.");
+    println!("The recipe's and ClusterDial's phone reaches the survivor only when its next REGISTER (killed half an interval after the last) times out (32 s)");
+    println!("and it registers there; with replicate_contacts the survivor dials the phone's contact itself.\n");
+    println!("| {:<21} | {:>9} | {:>11} | {:>28} | {:>26} |", "registration interval", "recipe", "ClusterDial", "ClusterDial, replicate_contacts", "replicate/recipe");
+    println!("|{}|{}|{}|{}|{}|", "-".repeat(23), "-".repeat(11), "-".repeat(13), "-".repeat(33), "-".repeat(28));
+    for (interval, recipe, today, replicated) in &f.answered_after {
+        let s = |v: f64| if v.is_finite() { format!("{v:.2} s") } else { "not run".into() };
+        println!("| {:<21} | {:>9} | {:>11} | {:>31} | {:>26} |", format!("{interval} s"), s(*recipe), s(*today), s(*replicated), ratio(*replicated, *recipe));
+    }
+    println!("(not run: at {} s the phone's next REGISTER comes up to that long after the kill; the mechanism, and so the wait, is the one measured above.)\n", 3600);
+    for (size, count, bytes) in &f.per_register {
+        println!("{size} nodes, replicate_contacts: one REGISTER caused {count:.0} PUBLISH requests of event res-cluster-contacts ({bytes:.0} bytes).");
+    }
+    println!("What res_cluster holds for 1,000 phones of a peer: {:.0} bytes ({:.0} per phone).", f.bytes_per_1000, f.bytes_per_1000 / 1000.0);
+}
+
 // ---------------------------------------------------------------- report
 
 fn machine() -> String {
@@ -630,11 +800,15 @@ fn main() {
         }
         out
     });
+    let death = (only.is_empty() || only == "death").then(measure_death);
     println!("\nres_cluster benchmark: {}\n", machine());
     if let Some(f) = pairs {
         print_pairs(&f);
     }
     if let Some(figures) = clusters {
         print_clusters(&figures);
+    }
+    if let Some(f) = death {
+        print_death(&f);
     }
 }

@@ -208,8 +208,8 @@ impl HealthTable {
     }
 
     /// The peer's INVITE could not reach it (no SIP response at all, over
-    /// before the silence watch: a killed node's port answers with ICMP
-    /// unreachable): down now, as for silence.
+    /// before the silence watch: a TCP or TLS connection refused, a
+    /// transport error, no contact left to dial): down now, as for silence.
     pub fn note_unreachable(&mut self, peer: &str, holddown_ms: u64, now: Now) -> Option<StateChange> {
         self.entry(peer, now).retry_at_ms = now.mono_ms + holddown_ms;
         self.set(peer, PeerState::Down, "its INVITE got no SIP response (unreachable)".into(), now)

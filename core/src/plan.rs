@@ -438,7 +438,8 @@ impl CallPlan {
             } else if p.technology.records_every_response() && !r.caller_hung_up && status != DialStatus::Answer && r.dial_rc == 0 {
                 // Not a single response, and over before the silence watch:
                 // the INVITE could not be sent or was refused below SIP (a
-                // killed node's port answers with ICMP unreachable).
+                // killed node's TCP or TLS port refuses the connection; a
+                // UDP INVITE to it is met by the silence watch instead).
                 self.observations.push(Observation::Unreachable { peer: p.name.clone() });
             }
             let answered_here = status == DialStatus::Answer

@@ -13,7 +13,7 @@ pub mod tls;
 pub use ami::Ami;
 pub use net::Net;
 pub use node::{CallRecord, Node, NodeSpec};
-pub use sipp::{call, load, load_from, publish, Behaviour, CallOptions, CallReport, LoadReport, Phone};
+pub use sipp::{call, load, load_from, publish, try_register, Behaviour, CallOptions, CallReport, LoadReport, Phone};
 
 use std::time::{Duration, Instant};
 
