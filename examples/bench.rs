@@ -4,7 +4,7 @@
 //! without replicate_contacts. Prints the tables of figures, with
 //! ClusterDial/recipe ratios.
 //!
-//! RES_CLUSTER_BENCH_ONLY=pairs|cluster|death runs one part alone.
+//! RES_CLUSTER_BENCH_ONLY=pairs|cluster|death|count runs one part alone.
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
@@ -673,6 +673,196 @@ fn print_death(f: &DeathFigures) {
     println!("What res_cluster holds for 1,000 phones of a peer: {:.0} bytes ({:.0} per phone).", f.bytes_per_1000, f.bytes_per_1000 / 1000.0);
 }
 
+// ---------------------------------------------------------------- instructions
+
+/// Calls per counted run, and the rate they are placed at (the node runs
+/// under callgrind, some twenty times slower).
+const COUNT_CALLS: u32 = 30;
+const COUNT_RATE: u32 = 3;
+
+/// Instructions per call of two runs of the same calls.
+#[derive(Clone, Copy, Default)]
+struct Counted {
+    runs: [f64; 2],
+}
+
+impl Counted {
+    fn mean(&self) -> f64 {
+        (self.runs[0] + self.runs[1]) / 2.0
+    }
+
+    /// How far apart the two runs are, in percent of their mean.
+    fn spread(&self) -> f64 {
+        (self.runs[0] - self.runs[1]).abs() / self.mean() * 100.0
+    }
+}
+
+/// Places COUNT_CALLS calls to `exten` at `caller_node` while `counted`
+/// counts, twice; instructions per call on each of `counted`.
+fn count_calls(net: &Net, caller_node: &Node, exten: &str, counted: &[&Node]) -> Vec<Counted> {
+    let mut out = vec![Counted::default(); counted.len()];
+    for run in 0..2 {
+        let mut totals = vec![0u64; counted.len()];
+        // Nested: every counted node counts the same calls.
+        fn nest(nodes: &[&Node], totals: &mut [u64], work: &mut dyn FnMut()) {
+            match nodes.split_first() {
+                None => work(),
+                Some((first, rest)) => {
+                    let (t, _) = first.count(|| nest(rest, &mut totals[1..], work));
+                    totals[0] = t;
+                }
+            }
+        }
+        let mut work = || {
+            let r = load(net, caller_node, exten, COUNT_RATE, COUNT_CALLS, 100);
+            assert!(r.failed == 0 || exten.contains("199"), "{exten}: {} of {COUNT_CALLS} calls failed", r.failed);
+        };
+        nest(counted, &mut totals, &mut work);
+        for (o, t) in out.iter_mut().zip(totals) {
+            o.runs[run] = t as f64 / f64::from(COUNT_CALLS);
+        }
+    }
+    out
+}
+
+#[derive(Default)]
+struct CountFigures {
+    /// (row, baseline's name, ClusterDial, baseline)
+    rows: Vec<(String, &'static str, Counted, Counted)>,
+    /// (call, ClusterDial's own instructions per call, the call's total on
+    /// the node)
+    own: Vec<(&'static str, f64, f64)>,
+}
+
+/// The recipe's steps for a phone on the last node, by hand, beside
+/// ClusterDial on the same node: the local Dial, the prefix, the Dial of
+/// the peer that has the phone.
+fn recipe_forward(last: u8) -> String {
+    format!(
+        "exten => _fwd.,1,Set(CD_EXTEN=${{EXTEN:3}})\n same => n,Set(CD_RAW=${{CALLERID(num)}})\n same => n,Dial(PJSIP/${{CD_EXTEN}},20,rt)\n \
+         same => n,GotoIf($[\"${{FROM_CLUSTER}}\" = \"1\"]?done)\n same => n,Set(CALLERID(num)=9999${{CALLERID(num)}})\n \
+         same => n,Dial(PJSIP/${{CD_EXTEN}}@cluster-node{last},20,rt)\n same => n(done),Congestion()\n"
+    )
+}
+
+/// Nodes counted while they are quiet between calls: qualify off (its
+/// OPTIONS every few seconds would be counted with the calls, and vary),
+/// no RESULT line (the dialplans around ClusterDial and the recipe alike).
+fn counted_nodes(net: &Net, variant: Variant, n: u8, locate: bool, callgrind: &[u8]) -> Vec<Node> {
+    nodes(net, variant, n, |s| {
+        s.callgrind = callgrind.contains(&s.index);
+        s.locate = locate;
+        s.qualify_s = 0;
+        s.results = false;
+        s.dialplan.push_str(LOCAL_ONLY);
+        s.dialplan.push_str(&recipe_forward(n));
+    })
+}
+
+/// ClusterDial's own instructions in a dump: everything inside the
+/// application but outside the Dial it runs, per call (callgrind_annotate's
+/// inclusive costs of the two).
+fn own_instructions(dump: &std::path::Path, calls: u32) -> f64 {
+    let root = &harness::sandbox::sandbox().root;
+    let inside = format!("/tmp/res_cluster-own-{}.out", std::process::id());
+    std::fs::copy(dump, root.join(inside.trim_start_matches('/'))).expect("copy the dump");
+    let out = std::process::Command::new("chroot")
+        .arg(root)
+        .args(["callgrind_annotate", "--inclusive=yes", "--threshold=100", &inside])
+        .output()
+        .expect("callgrind_annotate");
+    let _ = std::fs::remove_file(root.join(inside.trim_start_matches('/')));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cost = |name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.contains(name) && l.trim_end().ends_with(']'))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|v| v.replace(',', "").parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (cost("res_cluster::clusterdial::execute [") - cost("res_cluster::ast::channel::Channel::exec [")) / f64::from(calls)
+}
+
+fn measure_counts() -> CountFigures {
+    let mut f = CountFigures::default();
+    // Two nodes, both counted: a local call, a forwarded one.
+    let mut pairs = Vec::new();
+    for variant in [Variant::Recipe, Variant::ClusterDial] {
+        eprintln!("instructions: {} pair", variant.name());
+        let net = Net::allocate();
+        let nodes = counted_nodes(&net, variant, 2, false, &[1, 2]);
+        let phones = [Phone::register(&net, &nodes[0], "101", Behaviour::Answer), Phone::register(&net, &nodes[1], "102", Behaviour::Answer)];
+        std::thread::sleep(Duration::from_secs(2));
+        let local = count_calls(&net, &nodes[0], "101", &[&nodes[0]]);
+        let forwarded = count_calls(&net, &nodes[0], "102", &[&nodes[0], &nodes[1]]);
+        if variant == Variant::ClusterDial {
+            // One more run of each, its dump read function by function.
+            for (what, exten, counted) in [("local", "101", local[0]), ("forwarded", "102", forwarded[0])] {
+                let (_, dump) = nodes[0].count(|| {
+                    load(&net, &nodes[0], exten, COUNT_RATE, COUNT_CALLS, 100);
+                });
+                f.own.push((what, own_instructions(&dump, COUNT_CALLS), counted.mean()));
+            }
+        }
+        drop(phones);
+        pairs.push((local[0], forwarded[0], forwarded[1]));
+    }
+    let (recipe, cluster) = (pairs[0], pairs[1]);
+    f.rows.push(("local call".into(), "recipe", cluster.0, recipe.0));
+    f.rows.push(("forwarded call, forwarding node".into(), "recipe", cluster.1, recipe.1));
+    f.rows.push(("forwarded call, answering node".into(), "recipe", cluster.2, recipe.2));
+    // A number registered nowhere, with locate, against a bare Dial of
+    // this node's phones (the same dialplan around it); a located call at
+    // five nodes against the recipe's forward.
+    for size in [2u8, 5] {
+        eprintln!("instructions: {size} nodes, locate");
+        let net = Net::allocate();
+        let nodes = counted_nodes(&net, Variant::ClusterDial, size, true, &[1]);
+        let far = format!("1{size:02}");
+        let _phone = Phone::register(&net, &nodes[size as usize - 1], &far, Behaviour::Answer);
+        wait_located(&nodes[0], &far, &format!("node{size}"));
+        // Every peer synced: none is asked again for all its states (a
+        // burst of publications) while calls are counted.
+        poll(60 * SECOND, Duration::from_millis(200), || nodes[0].cli("cluster show locations"), |t| {
+            t.lines().filter(|l| l.starts_with("node")).all(|l| l.split_whitespace().nth(1) == Some("yes"))
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        let nowhere = count_calls(&net, &nodes[0], "199", &[&nodes[0]]);
+        let bare = count_calls(&net, &nodes[0], "solo199", &[&nodes[0]]);
+        f.rows.push((format!("number nowhere, locate, {size} nodes"), "bare Dial", nowhere[0], bare[0]));
+        if size == 5 {
+            let located = count_calls(&net, &nodes[0], &far, &[&nodes[0]]);
+            let by_hand = count_calls(&net, &nodes[0], &format!("fwd{far}"), &[&nodes[0]]);
+            f.rows.push(("located call, 5 nodes, calling node".into(), "recipe's forward", located[0], by_hand[0]));
+        }
+    }
+    f
+}
+
+fn print_counts(f: &CountFigures) {
+    println!("\nInstructions per call, counted by callgrind on the Asterisk process (only while the {COUNT_CALLS} calls of a run are placed, at {COUNT_RATE}/s);");
+    println!("two runs each, their spread in percent of their mean. Deterministic where the timed figures above vary by about 15 %.\n");
+    println!("| {:<40} | {:>16} | {:>13} | {:>13} | {:>8} | {:>8} |", "call", "baseline", "ClusterDial", "baseline", "ratio", "spread");
+    println!("|{}|{}|{}|{}|{}|{}|", "-".repeat(42), "-".repeat(18), "-".repeat(15), "-".repeat(15), "-".repeat(10), "-".repeat(10));
+    for (row, base, c, b) in &f.rows {
+        eprintln!("{row}: ClusterDial runs {:.0} / {:.0}, {base} runs {:.0} / {:.0}", c.runs[0], c.runs[1], b.runs[0], b.runs[1]);
+        println!(
+            "| {row:<40} | {base:>16} | {:>13.0} | {:>13.0} | {:>8} | {:>7.2}% |",
+            c.mean(),
+            b.mean(),
+            ratio(c.mean(), b.mean()),
+            c.spread().max(b.spread())
+        );
+    }
+    println!("\nThe located call's baseline is the recipe's steps by hand on the same node, dialling the peer that has the phone (the recipe cannot route past two nodes).");
+    for (what, own, total) in &f.own {
+        println!(
+            "ClusterDial's own instructions, {what} call (inside the application, outside the Dial it runs): {own:.0} per call, {:.2} % of the call's {total:.0} on the calling node.",
+            own / total * 100.0
+        );
+    }
+}
+
 // ---------------------------------------------------------------- report
 
 fn machine() -> String {
@@ -801,6 +991,7 @@ fn main() {
         out
     });
     let death = (only.is_empty() || only == "death").then(measure_death);
+    let counts = (only.is_empty() || only == "count").then(measure_counts);
     println!("\nres_cluster benchmark: {}\n", machine());
     if let Some(f) = pairs {
         print_pairs(&f);
@@ -810,5 +1001,8 @@ fn main() {
     }
     if let Some(f) = death {
         print_death(&f);
+    }
+    if let Some(f) = counts {
+        print_counts(&f);
     }
 }

@@ -29,6 +29,11 @@ pub struct Runtime {
     counters: Mutex<Counters>,
     /// How peer legs were last marked, to log each change once.
     marking: Mutex<Option<String>>,
+    /// What `marking` was last worked out from: the header support, the
+    /// pre-dial handler, and the configuration in force.
+    marking_seen: Mutex<Option<(HeaderSupport, bool, u64)>>,
+    /// Counts the configurations put in force.
+    config_generation: AtomicU64,
     /// PJSIP endpoints with a probe on its way.
     probing: Mutex<HashSet<String>>,
     /// Problems with the peers' entity IDs, as last logged.
@@ -86,6 +91,8 @@ impl Runtime {
             health: Mutex::new(health),
             counters: Mutex::new(Counters::default()),
             marking: Mutex::new(None),
+            marking_seen: Mutex::new(None),
+            config_generation: AtomicU64::new(0),
             probing: Mutex::new(HashSet::new()),
             locate_problems: Mutex::new(BTreeSet::new()),
             transports: RwLock::new(Vec::new()),
@@ -121,6 +128,7 @@ impl Runtime {
         let peers: Vec<&str> = if config.replicate_contacts { config.peers.iter().map(|p| p.name.as_str()).collect() } else { Vec::new() };
         self.replicas().retain_owners(&peers);
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        self.config_generation.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Logs `text` as a WARNING the first time it comes up.
@@ -231,6 +239,15 @@ impl Runtime {
         let support = HeaderSupport::of(pbx::function_exists(INHERITABLE_HEADER), pbx::function_exists(LEG_HEADER));
         let pre_dial = pbx::app_exists(GOSUB);
         let config = self.config();
+        // What is logged depends on these three only: the sentence is
+        // built (and compared) only when one of them changed, not per call.
+        let key = (support, pre_dial, self.config_generation.load(Ordering::Relaxed));
+        let mut seen = lock(&self.marking_seen);
+        if *seen == Some(key) {
+            return (support, pre_dial);
+        }
+        *seen = Some(key);
+        drop(seen);
         let way = self.describe_marking(&config, support, pre_dial);
         let mut last = lock(&self.marking);
         if last.as_deref() != Some(way.as_str()) {

@@ -50,6 +50,13 @@ pub struct NodeSpec {
     /// Run Asterisk under valgrind's memcheck, its report written to
     /// `valgrind.log` in the node's directory.
     pub valgrind: bool,
+    /// Run Asterisk under valgrind's callgrind, instrumentation off until
+    /// `Node::count` switches it on around the work it counts.
+    pub callgrind: bool,
+    /// The `h` extension logs a RESULT line per call (off: the dialplans
+    /// around ClusterDial and around the recipe's Dials are alike, for
+    /// counting instructions).
+    pub results: bool,
     /// Log notices, warnings and errors only (RESULT lines are notices):
     /// for long runs, where verbose logging would dominate. Debian's own
     /// messages.log is this.
@@ -124,6 +131,8 @@ impl NodeSpec {
             debug_log: false,
             ami: true,
             valgrind: false,
+            callgrind: false,
+            results: true,
             recipe: false,
             records: false,
             pjsip: String::new(),
@@ -202,6 +211,11 @@ impl Node {
             command.args(["--num-callers=40", "--track-origins=yes"]);
             command.arg(format!("--log-file={inside}/valgrind.log"));
         }
+        if spec.callgrind {
+            command.args(["/usr/bin/valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no"]);
+            command.arg(format!("--callgrind-out-file={inside}/callgrind.out"));
+            command.arg(format!("--log-file={inside}/callgrind.log"));
+        }
         command.arg("/usr/sbin/asterisk");
         if let Some(user) = spec.run_as {
             command.args(["-U", user, "-G", user]);
@@ -216,7 +230,7 @@ impl Node {
             .spawn()
             .expect("start asterisk");
         let mut node = Node { name, index: spec.index, ip, inside, host_dir, child, sandbox };
-        node.wait_booted(if spec.valgrind { 300 } else { 30 });
+        node.wait_booted(if spec.valgrind || spec.callgrind { 300 } else { 30 });
         node
     }
 
@@ -325,6 +339,51 @@ impl Node {
     /// Name of the first active channel whose name starts with `prefix`.
     pub fn channel_named(&self, prefix: &str) -> Option<String> {
         self.cli("core show channels concise").lines().filter_map(|l| l.split('!').next()).find(|n| n.starts_with(prefix)).map(str::to_string)
+    }
+
+    /// With `callgrind`: the instructions Asterisk executed while `work`
+    /// ran (instrumentation switched on just before and off just after),
+    /// summed over its threads; and the dump they are in, for
+    /// callgrind_annotate.
+    pub fn count(&self, work: impl FnOnce()) -> (u64, PathBuf) {
+        let control = |args: &[&str]| {
+            let out = Command::new("chroot")
+                .arg(&self.sandbox.root)
+                .arg("/usr/bin/callgrind_control")
+                .args(args)
+                .arg(self.child.id().to_string())
+                .stdin(Stdio::null())
+                .output()
+                .expect("run callgrind_control");
+            assert!(out.status.success(), "callgrind_control {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        let before: Vec<PathBuf> = self.dumps();
+        control(&["-z"]);
+        control(&["-i", "on"]);
+        work();
+        control(&["-i", "off"]);
+        control(&["-d"]);
+        let dump = poll(Duration::from_secs(30), Duration::from_millis(100), || self.dumps().into_iter().find(|d| !before.contains(d)), Option::is_some)
+            .expect("a new callgrind dump");
+        // The dump is written while callgrind_control waits; its summary
+        // line is the last thing in it.
+        let text = poll(Duration::from_secs(30), Duration::from_millis(100), || fs::read_to_string(&dump).unwrap_or_default(), |t| t.contains("\ntotals:") || t.contains("\nsummary:"));
+        let total = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
+            .filter_map(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        (total, dump)
+    }
+
+    /// callgrind's dumps so far.
+    fn dumps(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = fs::read_dir(&self.host_dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("callgrind.out."))).collect())
+            .unwrap_or_default();
+        out.sort();
+        out
     }
 
     /// Whether the Asterisk process is still alive.
@@ -916,7 +975,8 @@ exten => _legacy.,1,Set(CD_EXTEN=${{EXTEN:6}})
         extra = spec.dialplan,
         after = spec.after_clusterdial
     );
-    format!("{DIALPLAN_HEAD}{body}{}", result_line("${CLUSTERSTATUS}", "${URIENCODE(${CD_AFTER})}"))
+    let results = if spec.results { result_line("${CLUSTERSTATUS}", "${URIENCODE(${CD_AFTER})}") } else { String::new() };
+    format!("{DIALPLAN_HEAD}{body}{results}")
 }
 
 /// The classic recipe: dial locally; unless the call came from the other
@@ -938,6 +998,6 @@ exten => _X.,1,Set(__FROM_CLUSTER=1)
  same => n,Set(CALLERID(num)=${{CALLERID(num):4}})
  same => n,Goto(phones,${{EXTEN}},1)
 "#,
-        result = result_line("recipe", "")
+        result = if spec.results { result_line("recipe", "") } else { String::new() }
     )
 }
