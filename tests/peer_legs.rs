@@ -65,3 +65,30 @@ fn without_app_stack_a_marking_that_needs_it_is_refused_by_name_and_the_fast_one
     let status = nodes[0].cli("cluster show status");
     assert!(status.contains("Dial options and an inherited header"), "{status}");
 }
+
+/// The marking's sentence is worked out only when what it depends on
+/// changed: a reload that changes the marking is still told, once, and so
+/// is the change back.
+#[test]
+fn a_reload_that_changes_the_marking_is_told_once_each_way() {
+    let net = Net::allocate();
+    let nodes = cluster(&net, 2, |_| {});
+    let _phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+    let fast = "peer legs are marked by Dial options and an inherited header (PJSIP_INHERITABLE_HEADER)";
+    let handler = "peer legs are marked by a pre-dial handler";
+    let conf = |marking: &str| format!("[general]\npeer_leg_marking = {marking}\n\n[node2]\ntype = peer\ndial = PJSIP/${{EXTEN}}@cluster-node2\n");
+    let calls = |n: usize| {
+        for _ in 0..n {
+            assert!(call(&net, &nodes[0], "102", &CallOptions::default()).answered());
+        }
+    };
+    calls(2);
+    for (marking, told, fast_count, handler_count) in [("predial", handler, 1, 1), ("auto", fast, 2, 1)] {
+        nodes[0].write_config("res_cluster.conf", &conf(marking));
+        nodes[0].cli("module reload res_cluster.so");
+        calls(2);
+        assert!(nodes[0].wait_log(told, 5 * SECOND), "{marking}: {}", nodes[0].log());
+        let log = nodes[0].log();
+        assert_eq!((log.matches(fast).count(), log.matches(handler).count()), (fast_count, handler_count), "{marking}: told once per change:\n{log}");
+    }
+}
