@@ -501,17 +501,7 @@ fn build_peer(section: &Section) -> Result<Peer, ConfigError> {
             section.missing("endpoint", &format!("dial '{}' names no PJSIP endpoint or IAX2 peer to take it from; set endpoint", dial))
         })?,
     };
-    let outbound_publish = match section.get("outbound_publish") {
-        Some(e) => {
-            let v = e.value.trim();
-            let ok = !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic() && !"/@,;&$()".contains(c));
-            if !ok {
-                return Err(section.error(Some(e), format!("'{v}' is not the name of a pjsip.conf outbound-publish")));
-            }
-            v.to_string()
-        }
-        None => endpoint.clone(),
-    };
+    let outbound_publish = section.outbound_publish("outbound_publish")?.unwrap_or_else(|| endpoint.clone());
     let entity_id = match section.get("entity_id") {
         Some(e) => Some(Eid::parse(&e.value).map_err(|m| section.error(Some(e), m))?),
         None => None,
@@ -529,17 +519,7 @@ fn build_peer(section: &Section) -> Result<Peer, ConfigError> {
         }
         None => Trust::default(),
     };
-    let contacts_publish = match section.get("contacts_publish") {
-        Some(e) => {
-            let v = e.value.trim();
-            let ok = !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic() && !"/@,;&$()".contains(c));
-            if !ok {
-                return Err(section.error(Some(e), format!("'{v}' is not the name of a pjsip.conf outbound-publish")));
-            }
-            v.to_string()
-        }
-        None => format!("{outbound_publish}-contacts"),
-    };
+    let contacts_publish = section.outbound_publish("contacts_publish")?.unwrap_or_else(|| format!("{outbound_publish}-contacts"));
     Ok(Peer { name, dial, technology, endpoint, outbound_endpoint, outbound_publish, entity_id, trust, contacts_publish })
 }
 
@@ -582,6 +562,17 @@ impl<'a> Section<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A key naming a pjsip.conf outbound-publish; None when absent.
+    fn outbound_publish(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        let Some(e) = self.get(key) else { return Ok(None) };
+        let v = e.value.trim();
+        let ok = !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic() && !"/@,;&$()".contains(c));
+        if !ok {
+            return Err(self.error(Some(e), format!("'{v}' is not the name of a pjsip.conf outbound-publish")));
+        }
+        Ok(Some(v.to_string()))
     }
 
     /// A yes/no key (Asterisk's ast_true/ast_false words), no when absent.

@@ -398,11 +398,8 @@ impl CallPlan {
     fn record_local(&mut self, r: DialResult) {
         let status = r.status.unwrap_or(DialStatus::ChanUnavail);
         self.route.push(format!("local:{status}"));
-        let node = &self.config.node_name;
         if status == DialStatus::Answer {
-            let mut o = Outcome::new(DialStatus::Answer, format!("answered on this node ({node})"));
-            o.node = Some(node.clone());
-            o.return_code = r.dial_rc;
+            let mut o = self.answered_here(&r, "answered on this node");
             o.answered_locally = true;
             return self.finish(o);
         }
@@ -587,14 +584,20 @@ impl CallPlan {
         })
     }
 
+    /// A call answered by a Dial of this node's: "`what` (node)".
+    fn answered_here(&self, r: &DialResult, what: &str) -> Outcome {
+        let node = &self.config.node_name;
+        let mut o = Outcome::new(DialStatus::Answer, format!("{what} ({node})"));
+        o.node = Some(node.clone());
+        o.return_code = r.dial_rc;
+        o
+    }
+
     fn record_registrations(&mut self, r: DialResult, fallback: Outcome) {
         let status = r.status.unwrap_or(DialStatus::ChanUnavail);
         self.route.push(format!("registration:{status}"));
         if status == DialStatus::Answer {
-            let node = &self.config.node_name;
-            let mut o = Outcome::new(DialStatus::Answer, format!("answered through a down peer's registration, dialled from this node ({node})"));
-            o.node = Some(node.clone());
-            o.return_code = r.dial_rc;
+            let mut o = self.answered_here(&r, "answered through a down peer's registration, dialled from this node");
             o.via_registration = true;
             return self.finish(o);
         }
