@@ -205,10 +205,6 @@ void res_cluster_contacts_unregister(void);
 /* Sends a JSON body through the named outbound-publish; -1 when there is no
  * such outbound-publish (or API). */
 int res_cluster_publish_json(const char *outbound_publish, struct ast_json *json);
-/* At unload, after res_cluster_contacts_unregister: unlinks the
- * outbound-publish's publisher (being unpublished and destroyed), so that
- * the next load's first body makes a new one. */
-void res_cluster_publish_forget(const char *outbound_publish);
 
 /* The AMI actions ClusterStatus and ClusterPeers (see shim.c): their text
  * from `source`, handed back to `release`. */

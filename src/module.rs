@@ -206,12 +206,7 @@ fn unload_module() -> Result<(), String> {
     let Registered { commands: _, actions: _, peer_states, prober: _, watcher, predial, metrics, contacts } = r;
     // Unpublishes to the peers; they keep this node's registrations until
     // they expire.
-    if contacts.is_some() {
-        drop(contacts);
-        if let Some(runtime) = Runtime::current() {
-            runtime.config().peers.iter().for_each(|p| contacts::forget(&p.contacts_publish));
-        }
-    }
+    drop(contacts);
     drop(watcher);
     drop(metrics);
     drop(peer_states);

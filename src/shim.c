@@ -269,16 +269,31 @@ int res_cluster_pjsip_endpoint_exists(const char *name)
  * their layouts are private and change between versions.
  *
  * Text: per object, its id, then per field "\x1f" name "\x1f" value, then
- * "\x1e". Names and values of res_pjsip's objects hold no control bytes.
+ * "\x1e". A value can hold any byte but CR and LF (a contact's user_agent
+ * and call_id are the phone's own headers, copied as they came): control
+ * bytes are written as blanks, so that no value can forge a field or end
+ * the object.
  */
+static void append_text(struct ast_str **out, const char *text)
+{
+	const char *p;
+
+	for (p = text ? text : ""; *p; p++) {
+		ast_str_append(out, 0, "%c", (unsigned char) *p < 0x20 ? ' ' : *p);
+	}
+}
+
 static void append_object(struct ast_str **out, const void *object)
 {
 	struct ast_variable *fields = ast_sorcery_objectset_create2(pjsip_api.sorcery(), object, AST_HANDLER_PREFER_LIST);
 	struct ast_variable *field;
 
-	ast_str_append(out, 0, "%s", ast_sorcery_object_get_id(object));
+	append_text(out, ast_sorcery_object_get_id(object));
 	for (field = fields; field; field = field->next) {
-		ast_str_append(out, 0, "\x1f%s\x1f%s", field->name, field->value);
+		ast_str_append(out, 0, "\x1f");
+		append_text(out, field->name);
+		ast_str_append(out, 0, "\x1f");
+		append_text(out, field->value);
 	}
 	ast_str_append(out, 0, "\x1e");
 	ast_variables_destroy(fields);
@@ -1021,7 +1036,7 @@ int res_cluster_add_extension(const char *context, const char *exten, int priori
  * pjproject's and res_pjsip_pubsub's headers are not part of what the
  * module includes (pubsub's needs pjproject's); the few members read here
  * are declared as those headers declare them, unchanged from Asterisk 20.0
- * to master and in pjproject since 1.x: pj_str_t, pjsip_param,
+ * to master and in pjproject 2.x (which Asterisk requires): pj_str_t, pjsip_param,
  * pjsip_media_type, the head of pjsip_msg_body, and the publish and event
  * publisher handlers.
  */
@@ -1048,12 +1063,20 @@ struct res_cluster_pjsip_msg_body {
 
 struct ast_sip_publication;
 
+/* enum ast_sip_publish_state (res_pjsip_pubsub.h): INITIALIZED, ACTIVE,
+ * TERMINATED. */
+enum res_cluster_publish_state {
+	RES_CLUSTER_PUBLISH_INITIALIZED,
+	RES_CLUSTER_PUBLISH_ACTIVE,
+	RES_CLUSTER_PUBLISH_TERMINATED,
+};
+
 struct res_cluster_publish_handler {
 	const char *event_name;
 	struct ao2_container *publications;
 	int (*new_publication)(struct ast_sip_endpoint *endpoint, const char *resource, const char *event_configuration);
 	void (*publish_expire)(struct ast_sip_publication *pub);
-	int (*publication_state_change)(struct ast_sip_publication *pub, struct res_cluster_pjsip_msg_body *body, int state);
+	int (*publication_state_change)(struct ast_sip_publication *pub, struct res_cluster_pjsip_msg_body *body, enum res_cluster_publish_state state);
 	struct { struct res_cluster_publish_handler *next; } next;
 };
 
@@ -1081,12 +1104,15 @@ static struct {
 static struct res_cluster_contact_callbacks contact_cbs;
 
 /*
- * Calls into Rust are counted, and refused once unregistering has begun:
- * unregister waits until none is running. pubsub calls a publish handler it
- * looked up without holding its list's lock, so this count is what stands
- * between a PUBLISH being handled and the module going away; what it cannot
- * cover is a PUBLISH that pubsub matched to the handler and that has not
- * reached the first line of a callback yet (a few instructions).
+ * Calls into Rust, and sends, are counted, and refused once unregistering
+ * has begun: unregister waits until none is running. pubsub calls a publish
+ * handler it looked up without holding its list's lock, so this count is
+ * what stands between a PUBLISH being handled and the module going away.
+ * What it cannot cover is a PUBLISH that pubsub matched to the handler
+ * before it was unregistered and that has not reached a callback yet
+ * (pubsub still looks up the publication and its inbound-publication in
+ * between): Asterisk's own publish handlers share that window, which only
+ * pubsub could close.
  */
 static int contacts_active;
 static int contacts_busy;
@@ -1156,21 +1182,27 @@ static int contacts_new_publication(struct ast_sip_endpoint *endpoint, const cha
 	return res;
 }
 
-static int contacts_state_change(struct ast_sip_publication *pub, struct res_cluster_pjsip_msg_body *body, int state)
+/*
+ * A body refused is logged and dropped; the publication stays (0): on a
+ * refresh or modify pubsub would end the publication on a non-zero return
+ * yet still answer 200, and the peer would learn it only from a 412 on its
+ * next PUBLISH.
+ */
+static int contacts_state_change(struct ast_sip_publication *pub, struct res_cluster_pjsip_msg_body *body, enum res_cluster_publish_state state)
 {
 	struct ast_sip_endpoint *endpoint;
 	const char *from;
 	struct ast_json_error error;
 	struct ast_json *json;
-	int res = -1;
 
-	/* An unpublish (state TERMINATED) or a refresh without a body. */
-	if (!body || !body->len) {
+	/* An unpublish (state TERMINATED), or a refresh without a body. */
+	if (state == RES_CLUSTER_PUBLISH_TERMINATED || !body || !body->len) {
 		return 0;
 	}
 	if (!contacts_enter()) {
-		return -1;
+		return 0;
 	}
+	/* Borrowed: the publication holds its endpoint. */
 	endpoint = contacts_api.publication_endpoint(pub);
 	from = endpoint ? ast_sorcery_object_get_id(endpoint) : "";
 	if (body->type.slen != 11 || strncasecmp(body->type.ptr, "application", 11)
@@ -1185,11 +1217,12 @@ static int contacts_state_change(struct ast_sip_publication *pub, struct res_clu
 		snprintf(why, sizeof(why), "its body is not JSON (%s, line %d)", error.text, error.line);
 		contact_cbs.refused(from, why);
 	} else {
-		res = contact_cbs.received(from, json);
+		/* Rust logs what it refuses. */
+		contact_cbs.received(from, json);
 		ast_json_unref(json);
 	}
 	contacts_leave();
-	return res;
+	return 0;
 }
 
 static int contacts_start_publishing(void *configuration, struct ast_sip_outbound_publish_client *client)
@@ -1224,6 +1257,44 @@ static struct res_cluster_publish_handler *contacts_handler;
 
 /* Which parts are registered, for unregistering. */
 static int contacts_registered;
+
+/*
+ * After the event's publisher handler is unregistered: every outbound-publish
+ * of the event has had its publisher for user "" unpublished and marked for
+ * destruction, yet left linked to its client. Unlinked here (the publisher
+ * finishes its unpublish and goes), so that the next load's first body
+ * makes a new one. Only the outbound-publishes of this event: unlinking a
+ * live publisher of another event would stop it.
+ */
+static void forget_publishers(void)
+{
+	struct ast_variable *event = ast_variable_new("event", "res-cluster-contacts", "");
+	struct ao2_container *publishes;
+	struct ao2_iterator i;
+	void *publish;
+
+	if (!event || !publish_api.get || !contacts_api.remove) {
+		ast_variables_destroy(event);
+		return;
+	}
+	publishes = ast_sorcery_retrieve_by_fields(pjsip_api.sorcery(), "outbound-publish", AST_RETRIEVE_FLAG_MULTIPLE, event);
+	ast_variables_destroy(event);
+	if (!publishes) {
+		return;
+	}
+	i = ao2_iterator_init(publishes, 0);
+	while ((publish = ao2_iterator_next(&i))) {
+		struct ast_sip_outbound_publish_client *client = publish_api.get(ast_sorcery_object_get_id(publish));
+
+		if (client) {
+			contacts_api.remove(client, "");
+			ao2_ref(client, -1);
+		}
+		ao2_ref(publish, -1);
+	}
+	ao2_iterator_destroy(&i);
+	ao2_ref(publishes, -1);
+}
 
 int res_cluster_contacts_register(const struct res_cluster_contact_callbacks *callbacks)
 {
@@ -1268,16 +1339,31 @@ int res_cluster_contacts_register(const struct res_cluster_contact_callbacks *ca
 	return 0;
 }
 
-void res_cluster_contacts_unregister(void)
+/* Waits until no call into Rust and no send is running (each is short; the
+ * module's code must stay until the last one has left, however long). */
+static void contacts_wait_idle(void)
 {
 	int waited;
 
-	/* Nothing new enters Rust from here. */
+	for (waited = 0; __atomic_load_n(&contacts_busy, __ATOMIC_SEQ_CST) > 0; waited++) {
+		if (waited && waited % 10000 == 0) {
+			ast_log(LOG_WARNING, "res_cluster: unloading waits for a registrations callback still running (%d s)\n", waited / 1000);
+		}
+		usleep(1000);
+	}
+}
+
+void res_cluster_contacts_unregister(void)
+{
+	/* Nothing new enters Rust or sends from here; what is running ends
+	 * first, so that no send makes a publisher after they are let go of. */
 	__atomic_store_n(&contacts_active, 0, __ATOMIC_SEQ_CST);
+	contacts_wait_idle();
 	if (contacts_registered >= 3) {
 		/* Unpublishes to the peers (they keep what they hold until it
 		 * expires). */
 		contacts_api.unregister_publisher(&contacts_publisher);
+		forget_publishers();
 	}
 	if (contacts_registered >= 2) {
 		ao2_ref(contacts_handler->publications, +1);
@@ -1291,23 +1377,17 @@ void res_cluster_contacts_unregister(void)
 		ast_sorcery_observer_remove(pjsip_api.sorcery(), "contact", &contact_observer);
 	}
 	contacts_registered = 0;
-	/* The callbacks that got in before: a body being read, a contact's
-	 * change being sent. Each is short; ten seconds is far beyond any. */
-	for (waited = 0; __atomic_load_n(&contacts_busy, __ATOMIC_SEQ_CST) > 0 && waited < 10000; waited++) {
-		usleep(1000);
-	}
-	if (waited == 10000) {
-		ast_log(LOG_ERROR, "res_cluster: a registrations callback is still running after 10 s\n");
-	}
+	/* A callback pubsub or sorcery was already in when the flag went down. */
+	contacts_wait_idle();
 }
 
 /*
  * Bodies go out through the outbound-publish's publisher for user "" (its
  * only one, unless multi_user): unregistering the event's handler at unload
  * has res_pjsip_outbound_publish unpublish and destroy its publishers, and
- * registering it again at the next load does not make new ones. Unload
- * unlinks the dying publisher (res_cluster_publish_forget), so that the
- * first body after the next load creates a new one.
+ * registering it again at the next load does not make new ones. Unregister
+ * unlinks the dying publishers (forget_publishers), so that the first body
+ * after the next load creates a new one.
  */
 int res_cluster_publish_json(const char *outbound_publish, struct ast_json *json)
 {
@@ -1316,7 +1396,13 @@ int res_cluster_publish_json(const char *outbound_publish, struct ast_json *json
 	char *text;
 	int res = -1;
 
+	/* Not once unregistering has begun: a publisher made after the dying
+	 * one was let go of would never be unpublished. */
+	if (!contacts_enter()) {
+		return -1;
+	}
 	if (!publish_api.get || !contacts_api.user_send || !(client = publish_api.get(outbound_publish))) {
+		contacts_leave();
 		return -1;
 	}
 	text = ast_json_dump_string(json);
@@ -1326,18 +1412,8 @@ int res_cluster_publish_json(const char *outbound_publish, struct ast_json *json
 		ast_json_free(text);
 	}
 	ao2_ref(client, -1);
+	contacts_leave();
 	return res;
-}
-
-void res_cluster_publish_forget(const char *outbound_publish)
-{
-	struct ast_sip_outbound_publish_client *client;
-
-	if (!publish_api.get || !contacts_api.remove || !(client = publish_api.get(outbound_publish))) {
-		return;
-	}
-	contacts_api.remove(client, "");
-	ao2_ref(client, -1);
 }
 
 /*
@@ -1450,5 +1526,5 @@ AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "Cluster dialling acro
 	.reload = res_cluster_reload,
 	.load_pri = AST_MODPRI_DEFAULT,
 	.requires = "app_dial",
-	.optional_modules = "res_pjsip,res_pjsip_outbound_publish,res_prometheus,app_stack",
+	.optional_modules = "res_pjsip,res_pjsip_pubsub,res_pjsip_outbound_publish,res_prometheus,app_stack",
 );

@@ -145,16 +145,6 @@ pub fn publish(name: &str, body: &Value) -> bool {
     unsafe { sys::res_cluster_publish_json(name.as_ptr(), json.as_ptr()) == 0 }
 }
 
-/// After unregistering: lets go of outbound-publish `name`'s publisher,
-/// which res_pjsip_outbound_publish is unpublishing and destroying, so that
-/// the next load's first body makes a new one.
-pub fn forget(name: &str) {
-    let name = cstring(name);
-    // SAFETY: a valid NUL-terminated name, read during the call; the shim
-    // returns the client reference it takes.
-    unsafe { sys::res_cluster_publish_forget(name.as_ptr()) }
-}
-
 /// This node's contacts, as res_pjsip keeps them now.
 pub fn all() -> Vec<Object> {
     sorcery::objects("contact", None)

@@ -120,7 +120,8 @@ impl Json {
 
 impl Drop for Json {
     fn drop(&mut self) {
-        // SAFETY: a reference this value owns, released once.
+        // SAFETY: a reference this value owns (or NULL, when Asterisk could
+        // not allocate it, which ast_json_unref ignores), released once.
         unsafe { sys::ast_json_unref(self.0) }
     }
 }
