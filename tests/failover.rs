@@ -12,12 +12,26 @@ use harness::*;
 
 /// Nodes that share registrations; the peers qualified every second (the
 /// registrations go to peers known up).
+/// Each node sees every peer up, by qualify as well (a peer started after
+/// this node was first found unreachable: its phones would be dialled
+/// through their registrations until qualify says otherwise).
 fn replicated(net: &Net, n: u8, tune: impl Fn(&mut NodeSpec)) -> Vec<Node> {
-    cluster(net, n, |s| {
+    let nodes = cluster(net, n, |s| {
         s.replicate = true;
         s.qualify_s = 1;
         tune(s);
-    })
+    });
+    for node in &nodes {
+        let contacts = poll(30 * SECOND, Duration::from_millis(100), || node.cli("pjsip show contacts"), |c| {
+            !c.contains("Unavail") && !c.contains("Unknown") && c.matches("Avail").count() >= usize::from(n - 1)
+        });
+        assert!(!contacts.contains("Unavail"), "{}: {contacts}", node.name);
+        let peers = poll(30 * SECOND, Duration::from_millis(100), || node.cli("cluster show peers"), |p| {
+            p.lines().filter(|l| l.starts_with("node")).all(|l| l.split_whitespace().nth(2) == Some("UP"))
+        });
+        assert!(peers.lines().filter(|l| l.starts_with("node")).all(|l| l.contains(" UP ")), "{}: {peers}", node.name);
+    }
+    nodes
 }
 
 fn quick(net: &Net, node: &Node, exten: &str) -> CallReport {

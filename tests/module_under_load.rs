@@ -7,6 +7,30 @@ use std::time::Duration;
 
 use harness::*;
 
+/// Two calls through `node`, to 101 on it and to 102 on its peer, held for
+/// `hold_ms` once answered; returned once both phones have rung, that is,
+/// while both calls are inside ClusterDial.
+fn two_calls_inside<'s, 'e: 's>(
+    s: &'s std::thread::Scope<'s, 'e>,
+    net: &'e Net,
+    node: &'e Node,
+    phones: (&Phone, &Phone),
+    hold_ms: u32,
+) -> Vec<std::thread::ScopedJoinHandle<'s, CallReport>> {
+    let calls = [("101", 0u8), ("102", 1u8)]
+        .into_iter()
+        .map(|(exten, slot)| {
+            s.spawn(move || {
+                let caller = if slot == 0 { "200" } else { "201" };
+                call(net, node, exten, &CallOptions { hold_ms, caller_slot: slot, caller: caller.into(), ..CallOptions::default() })
+            })
+        })
+        .collect();
+    let rung = poll(10 * SECOND, Duration::from_millis(25), || (phones.0.invites().len(), phones.1.invites().len()), |&(a, b)| a >= 1 && b >= 1);
+    assert_eq!(rung, (1, 1), "both calls reached their phones, inside ClusterDial");
+    calls
+}
+
 #[test]
 fn unload_is_refused_while_calls_are_inside_clusterdial() {
     let net = Net::allocate();
@@ -15,19 +39,7 @@ fn unload_is_refused_while_calls_are_inside_clusterdial() {
     let there = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
 
     std::thread::scope(|s| {
-        let calls: Vec<_> = [("101", 0u8), ("102", 1u8)]
-            .into_iter()
-            .map(|(exten, slot)| {
-                let (net, node) = (&net, &nodes[0]);
-                s.spawn(move || {
-                    let caller = if slot == 0 { "200" } else { "201" };
-                    call(net, node, exten, &CallOptions { hold_ms: 3_000, caller_slot: slot, caller: caller.into(), ..CallOptions::default() })
-                })
-            })
-            .collect();
-        // Both calls are inside ClusterDial once both phones have rung.
-        let rung = poll(10 * SECOND, Duration::from_millis(25), || (here.invites().len(), there.invites().len()), |&(a, b)| a >= 1 && b >= 1);
-        assert_eq!(rung, (1, 1), "both calls reached their phones");
+        let calls = two_calls_inside(s, &net, &nodes[0], (&here, &there), 3_000);
 
         let out = nodes[0].cli("module unload res_cluster.so");
         assert!(!out.contains("Unloaded res_cluster.so"), "{out}");
@@ -96,18 +108,7 @@ fn a_forced_unload_hangs_up_the_calls_inside_clusterdial_and_waits_for_them_to_l
     let there = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
 
     std::thread::scope(|s| {
-        let calls: Vec<_> = [("101", 0u8), ("102", 1u8)]
-            .into_iter()
-            .map(|(exten, slot)| {
-                let (net, node) = (&net, &nodes[0]);
-                s.spawn(move || {
-                    let caller = if slot == 0 { "200" } else { "201" };
-                    call(net, node, exten, &CallOptions { hold_ms: 20_000, caller_slot: slot, caller: caller.into(), ..CallOptions::default() })
-                })
-            })
-            .collect();
-        let rung = poll(10 * SECOND, Duration::from_millis(25), || (here.invites().len(), there.invites().len()), |&(a, b)| a >= 1 && b >= 1);
-        assert_eq!(rung, (1, 1), "both calls are inside ClusterDial");
+        let calls = two_calls_inside(s, &net, &nodes[0], (&here, &there), 20_000);
 
         let out = nodes[0].cli("module unload -f res_cluster.so");
 
