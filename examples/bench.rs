@@ -677,7 +677,7 @@ fn print_death(f: &DeathFigures) {
 
 /// Calls per counted run, and the rate they are placed at (the node runs
 /// under callgrind, some twenty times slower).
-const COUNT_CALLS: u32 = 30;
+const COUNT_CALLS: u32 = 60;
 const COUNT_RATE: u32 = 3;
 
 /// Instructions per call of two runs of the same calls.
@@ -745,16 +745,35 @@ fn recipe_forward(last: u8) -> String {
     )
 }
 
+/// The counted baselines again, each also setting what ClusterDial leaves
+/// on the channel (CLUSTERSTATUS, CLUSTERNODE, CLUSTERROUTE) in one MSet
+/// before its Dial: the same three VarSet events and, for the one more
+/// application, the one more channel snapshot that ClusterDial's own Dial
+/// publishes (a snapshot per application the PBX runs). `_out.`: the
+/// recipe's local call; `_soloout.`: the bare Dial of a number nowhere.
+const SAME_OUTPUTS: &str = "exten => _out.,1,Set(CD_EXTEN=${EXTEN:3})\n same => n,Set(CD_RAW=${CALLERID(num)})\n \
+    same => n,MSet(CLUSTERSTATUS=ANSWER,CLUSTERNODE=node1,CLUSTERROUTE=local:ANSWER)\n \
+    same => n,Dial(PJSIP/${CD_EXTEN},20,rt)\n same => n,Set(CD_AFTER=${CALLERID(num)})\n same => n,Congestion()\n\
+    exten => _soloout.,1,Set(CD_EXTEN=${EXTEN:7})\n same => n,Set(CD_RAW=${CALLERID(num)})\n \
+    same => n,MSet(CLUSTERSTATUS=CHANUNAVAIL,CLUSTERNODE=,CLUSTERROUTE=local:CHANUNAVAIL)\n \
+    same => n,Dial(PJSIP/${CD_EXTEN},20,rt)\n same => n,Set(CD_AFTER=${CALLERID(num)})\n same => n,Congestion()\n";
+
 /// Nodes counted while they are quiet between calls: qualify off (its
 /// OPTIONS every few seconds would be counted with the calls, and vary),
 /// no RESULT line (the dialplans around ClusterDial and the recipe alike).
+/// With locate, the phones' device states are published, not the callers':
+/// a caller's state changes cost the same whatever application its call
+/// runs, and their PUBLISH requests, coalesced when they come close
+/// together, vary in number from run to run.
 fn counted_nodes(net: &Net, variant: Variant, n: u8, locate: bool, callgrind: &[u8]) -> Vec<Node> {
     nodes(net, variant, n, |s| {
         s.callgrind = callgrind.contains(&s.index);
         s.locate = locate;
+        s.device_state_filter = Some("^(PJSIP/1[0-9][0-9]$|Cluster:)".into());
         s.qualify_s = 0;
         s.results = false;
         s.dialplan.push_str(LOCAL_ONLY);
+        s.dialplan.push_str(SAME_OUTPUTS);
         s.dialplan.push_str(&recipe_forward(n));
     })
 }
@@ -787,6 +806,7 @@ fn measure_counts() -> CountFigures {
     let mut f = CountFigures::default();
     // Two nodes, both counted: a local call, a forwarded one.
     let mut pairs = Vec::new();
+    let mut same_outputs = Counted::default();
     for variant in [Variant::Recipe, Variant::ClusterDial] {
         eprintln!("instructions: {} pair", variant.name());
         let net = Net::allocate();
@@ -795,6 +815,9 @@ fn measure_counts() -> CountFigures {
         std::thread::sleep(Duration::from_secs(2));
         let local = count_calls(&net, &nodes[0], "101", &[&nodes[0]]);
         let forwarded = count_calls(&net, &nodes[0], "102", &[&nodes[0], &nodes[1]]);
+        if variant == Variant::Recipe {
+            same_outputs = count_calls(&net, &nodes[0], "out101", &[&nodes[0]])[0];
+        }
         if variant == Variant::ClusterDial {
             // One more run of each, its dump read function by function.
             for (what, exten, counted) in [("local", "101", local[0]), ("forwarded", "102", forwarded[0])] {
@@ -809,6 +832,7 @@ fn measure_counts() -> CountFigures {
     }
     let (recipe, cluster) = (pairs[0], pairs[1]);
     f.rows.push(("local call".into(), "recipe", cluster.0, recipe.0));
+    f.rows.push(("local call".into(), "recipe + 3 variables", cluster.0, same_outputs));
     f.rows.push(("forwarded call, forwarding node".into(), "recipe", cluster.1, recipe.1));
     f.rows.push(("forwarded call, answering node".into(), "recipe", cluster.2, recipe.2));
     // A number registered nowhere, with locate, against a bare Dial of
@@ -829,7 +853,9 @@ fn measure_counts() -> CountFigures {
         std::thread::sleep(Duration::from_secs(2));
         let nowhere = count_calls(&net, &nodes[0], "199", &[&nodes[0]]);
         let bare = count_calls(&net, &nodes[0], "solo199", &[&nodes[0]]);
+        let bare_outputs = count_calls(&net, &nodes[0], "soloout199", &[&nodes[0]]);
         f.rows.push((format!("number nowhere, locate, {size} nodes"), "bare Dial", nowhere[0], bare[0]));
+        f.rows.push((format!("number nowhere, locate, {size} nodes"), "Dial + 3 variables", nowhere[0], bare_outputs[0]));
         if size == 5 {
             let located = count_calls(&net, &nodes[0], &far, &[&nodes[0]]);
             let by_hand = count_calls(&net, &nodes[0], &format!("fwd{far}"), &[&nodes[0]]);
@@ -842,12 +868,12 @@ fn measure_counts() -> CountFigures {
 fn print_counts(f: &CountFigures) {
     println!("\nInstructions per call, counted by callgrind on the Asterisk process (only while the {COUNT_CALLS} calls of a run are placed, at {COUNT_RATE}/s);");
     println!("two runs each, their spread in percent of their mean. Deterministic where the timed figures above vary by about 15 %.\n");
-    println!("| {:<40} | {:>16} | {:>13} | {:>13} | {:>8} | {:>8} |", "call", "baseline", "ClusterDial", "baseline", "ratio", "spread");
-    println!("|{}|{}|{}|{}|{}|{}|", "-".repeat(42), "-".repeat(18), "-".repeat(15), "-".repeat(15), "-".repeat(10), "-".repeat(10));
+    println!("| {:<40} | {:>20} | {:>13} | {:>13} | {:>8} | {:>8} |", "call", "baseline", "ClusterDial", "baseline", "ratio", "spread");
+    println!("|{}|{}|{}|{}|{}|{}|", "-".repeat(42), "-".repeat(22), "-".repeat(15), "-".repeat(15), "-".repeat(10), "-".repeat(10));
     for (row, base, c, b) in &f.rows {
         eprintln!("{row}: ClusterDial runs {:.0} / {:.0}, {base} runs {:.0} / {:.0}", c.runs[0], c.runs[1], b.runs[0], b.runs[1]);
         println!(
-            "| {row:<40} | {base:>16} | {:>13.0} | {:>13.0} | {:>8} | {:>7.2}% |",
+            "| {row:<40} | {base:>20} | {:>13.0} | {:>13.0} | {:>8} | {:>7.2}% |",
             c.mean(),
             b.mean(),
             ratio(c.mean(), b.mean()),
@@ -855,6 +881,7 @@ fn print_counts(f: &CountFigures) {
         );
     }
     println!("\nThe located call's baseline is the recipe's steps by hand on the same node, dialling the peer that has the phone (the recipe cannot route past two nodes).");
+    println!("\"+ 3 variables\": the same baseline, also setting CLUSTERSTATUS, CLUSTERNODE and CLUSTERROUTE (one MSet before its Dial), as ClusterDial does: Asterisk's work for those outputs on both sides.");
     for (what, own, total) in &f.own {
         println!(
             "ClusterDial's own instructions, {what} call (inside the application, outside the Dial it runs): {own:.0} per call, {:.2} % of the call's {total:.0} on the calling node.",

@@ -53,9 +53,11 @@ pub struct NodeSpec {
     /// Run Asterisk under valgrind's callgrind, instrumentation off until
     /// `Node::count` switches it on around the work it counts.
     pub callgrind: bool,
-    /// The `h` extension logs a RESULT line per call (off: the dialplans
-    /// around ClusterDial and around the recipe's Dials are alike, for
-    /// counting instructions).
+    /// The `h` extension logs a RESULT line per call, and the phones'
+    /// context holds the tests' own ClusterDial extensions (inject, _short.
+    /// and the others). Off: the dialplans around ClusterDial and around the
+    /// recipe's Dials are alike, down to the extensions a dialled number is
+    /// matched against, for counting instructions.
     pub results: bool,
     /// Log notices, warnings and errors only (RESULT lines are notices):
     /// for long runs, where verbose logging would dominate. Debian's own
@@ -931,53 +933,52 @@ fn extensions_conf(spec: &NodeSpec) -> String {
     if spec.recipe {
         return recipe_extensions_conf(spec);
     }
-    let body = format!(
-        r#" same => n,ClusterDial(${{EXTEN}})
- same => n,Set(CD_AFTER=${{CALLERID(num)}})
- same => n,{after}
+    let main = format!(" same => n,ClusterDial(${{EXTEN}})\n same => n,Set(CD_AFTER=${{CALLERID(num)}})\n same => n,{}\n", spec.after_clusterdial);
+    let (tests, results) = if spec.results {
+        (TEST_EXTENSIONS, result_line("${CLUSTERSTATUS}", "${URIENCODE(${CD_AFTER})}"))
+    } else {
+        ("", String::new())
+    };
+    format!("{DIALPLAN_HEAD}{main}{tests}{extra}\n{results}", extra = spec.dialplan)
+}
 
+/// The tests' own ClusterDial extensions in the phones' context.
+const TEST_EXTENSIONS: &str = r#"
 ; the extension comes from a header the caller writes
-exten => inject,1,Set(CD_EXTEN=${{PJSIP_HEADER(read,X-Target)}})
- same => n,ClusterDial(${{CD_EXTEN}})
+exten => inject,1,Set(CD_EXTEN=${PJSIP_HEADER(read,X-Target)})
+ same => n,ClusterDial(${CD_EXTEN})
  same => n,Hangup()
 
 ; a 3-second timeout argument
-exten => _short.,1,Set(CD_EXTEN=${{EXTEN:5}})
- same => n,ClusterDial(${{CD_EXTEN}},3)
+exten => _short.,1,Set(CD_EXTEN=${EXTEN:5})
+ same => n,ClusterDial(${CD_EXTEN},3)
  same => n,Hangup()
 
 ; an options argument: f(888) sends 888 as the caller number
-exten => _fopt.,1,Set(CD_EXTEN=${{EXTEN:4}})
- same => n,ClusterDial(${{CD_EXTEN}},,f(888))
+exten => _fopt.,1,Set(CD_EXTEN=${EXTEN:4})
+ same => n,ClusterDial(${CD_EXTEN},,f(888))
  same => n,Hangup()
 
 ; Dial's option T: the caller may transfer
-exten => _move.,1,Set(CD_EXTEN=${{EXTEN:4}})
- same => n,ClusterDial(${{CD_EXTEN}},,T)
+exten => _move.,1,Set(CD_EXTEN=${EXTEN:4})
+ same => n,ClusterDial(${CD_EXTEN},,T)
  same => n,Hangup()
 
 ; Dial's option d: a key pressed while it rings leaves to that extension
-exten => _dopt.,1,Set(CD_EXTEN=${{EXTEN:4}})
- same => n,ClusterDial(${{CD_EXTEN}},,d)
+exten => _dopt.,1,Set(CD_EXTEN=${EXTEN:4})
+ same => n,ClusterDial(${CD_EXTEN},,d)
  same => n,Hangup()
-exten => 5,1,Log(NOTICE,LEFT-WITH-5 chan=${{CHANNEL}} status=${{CLUSTERSTATUS}})
+exten => 5,1,Log(NOTICE,LEFT-WITH-5 chan=${CHANNEL} status=${CLUSTERSTATUS})
  same => n,Answer()
  same => n,Wait(1)
  same => n,Hangup()
 
 ; a dialplan written for the recipe marks its calls with FROM_CLUSTER
-exten => _legacy.,1,Set(CD_EXTEN=${{EXTEN:6}})
+exten => _legacy.,1,Set(CD_EXTEN=${EXTEN:6})
  same => n,Set(__FROM_CLUSTER=1)
- same => n,ClusterDial(${{CD_EXTEN}})
+ same => n,ClusterDial(${CD_EXTEN})
  same => n,Hangup()
-{extra}
-"#,
-        extra = spec.dialplan,
-        after = spec.after_clusterdial
-    );
-    let results = if spec.results { result_line("${CLUSTERSTATUS}", "${URIENCODE(${CD_AFTER})}") } else { String::new() };
-    format!("{DIALPLAN_HEAD}{body}{results}")
-}
+"#;
 
 /// The classic recipe: dial locally; unless the call came from the other
 /// server, prefix the caller number with 9999 and dial the peer(s); a peer
@@ -992,12 +993,14 @@ fn recipe_extensions_conf(spec: &NodeSpec) -> String {
  same => n,GotoIf($["${{FROM_CLUSTER}}" = "1"]?done)
  same => n,Set(CALLERID(num)=9999${{CALLERID(num)}})
 {peers} same => n(done),Congestion()
+{extra}
 {result}
 [from-cluster]
 exten => _X.,1,Set(__FROM_CLUSTER=1)
  same => n,Set(CALLERID(num)=${{CALLERID(num):4}})
  same => n,Goto(phones,${{EXTEN}},1)
 "#,
-        result = if spec.results { result_line("recipe", "") } else { String::new() }
+        result = if spec.results { result_line("recipe", "") } else { String::new() },
+        extra = spec.dialplan,
     )
 }
