@@ -127,13 +127,16 @@ void res_cluster_inherit_headers_once(struct ast_channel *chan);
 void res_cluster_inherit_headers_restore(struct ast_channel *chan);
 
 /* Device states shared between nodes (see shim.c). */
+/* Entity IDs travel as their six bytes (struct ast_eid's), not as text:
+ * locating reads them on every call, and ast_eid_to_str/ast_str_to_eid
+ * print and scan them byte by byte. */
 struct res_cluster_cached {
-	char eid[20];
+	unsigned char eid[6];
 	int state;
 	long long age_ms;
 };
-/* This node's entity ID, as xx:xx:xx:xx:xx:xx. */
-void res_cluster_own_eid(char *buf, size_t len);
+/* This node's entity ID. */
+void res_cluster_own_eid(unsigned char eid[6]);
 /* Publishes `device` in `state` (enum ast_device_state), cachable. */
 void res_cluster_devstate_publish(const char *device, int state);
 /* The cached states of `device` each node published (not the aggregate),
@@ -144,10 +147,10 @@ int res_cluster_devstate_entries(const char *device, struct res_cluster_cached *
 char *res_cluster_devstate_beacons(void);
 /* The state entity `eid` published for `device` and its age: 1, or 0 when
  * there is none. */
-int res_cluster_devstate_of(const char *device, const char *eid, int *state, long long *age_ms);
+int res_cluster_devstate_of(const char *device, const unsigned char eid[6], int *state, long long *age_ms);
 /* Removes what entity `eid` published, for `device` or (NULL) every
  * device; how many states. */
-int res_cluster_devstate_forget(const char *eid, const char *device);
+int res_cluster_devstate_forget(const unsigned char eid[6], const char *device);
 /* Looks res_pjsip_outbound_publish's API up (once, at load); whether it is there. */
 int res_cluster_publish_api_init(void);
 /* Asks the node at the other end of outbound-publish `name` for all of its

@@ -103,7 +103,7 @@ impl Command for ShowLocations {
             })
             .collect();
         let phone = exten.map(|e| (e, devices.as_slice()));
-        let mut text = report::locations(&config, &devstate::own_eid(), phone, &rows, &problems);
+        let mut text = report::locations(&config, &devstate::own_eid().to_string(), phone, &rows, &problems);
         drop(health);
         if config.replicate_contacts {
             let at = now().wall_s;

@@ -18,7 +18,7 @@ pub fn beacon(node_name: &str, running: bool) {
 fn cached(device: &str) -> Vec<Cached> {
     devstate::entries(device)
         .into_iter()
-        .filter_map(|e| Some(Cached { eid: Eid::parse(&e.eid).ok()?, state: e.state, age_ms: e.age_ms }))
+        .map(|e| Cached { eid: e.eid, state: e.state, age_ms: e.age_ms })
         .collect()
 }
 
@@ -27,9 +27,7 @@ fn cached(device: &str) -> Vec<Cached> {
 /// another name from that entity ID (its node_name differs from the
 /// section's name).
 pub fn sync(config: &ClusterConfig) -> (std::collections::BTreeMap<String, Sync>, Vec<Problem>) {
-    let Ok(own) = Eid::parse(&devstate::own_eid()) else {
-        return (Default::default(), Vec::new());
-    };
+    let own = devstate::own_eid();
     let mut all: Option<Vec<(String, String, i32)>> = None;
     let beacons: Vec<(String, Option<Eid>, Vec<Cached>)> = config
         .peers
@@ -51,7 +49,7 @@ pub fn sync(config: &ClusterConfig) -> (std::collections::BTreeMap<String, Sync>
 
 /// Beacons no peer section claims, each said with its fix.
 pub fn unclaimed(config: &ClusterConfig) -> Vec<String> {
-    let Ok(own) = Eid::parse(&devstate::own_eid()) else { return Vec::new() };
+    let own = devstate::own_eid();
     let peers: Vec<(String, Option<Eid>)> = config.peers.iter().map(|p| (p.name.clone(), p.entity_id)).collect();
     let beacons: Vec<(String, Eid, i32)> =
         devstate::beacons().into_iter().filter_map(|(d, e, st)| Some((d, Eid::parse(&e).ok()?, st))).collect();
@@ -68,12 +66,11 @@ pub fn report(eid: Eid, devices: &[Device]) -> Report {
 /// one, else the first it reports at all) with its age, for `cluster show
 /// locations`.
 pub fn view(eid: Eid, devices: &[Device]) -> (Report, Option<(i32, u64)>) {
-    let key = eid.to_string();
     let mut unlocatable = false;
     let mut states: Vec<Option<Cached>> = Vec::with_capacity(devices.len());
     for d in devices {
         match d {
-            Device::Named(name) => states.push(devstate::state_of(name, &key).map(|(st, age_ms)| Cached { eid, state: st, age_ms })),
+            Device::Named(name) => states.push(devstate::state_of(name, eid).map(|(st, age_ms)| Cached { eid, state: st, age_ms })),
             Device::Unlocatable { .. } => unlocatable = true,
         }
     }
@@ -90,9 +87,9 @@ pub fn view(eid: Eid, devices: &[Device]) -> (Report, Option<(i32, u64)>) {
 }
 
 /// The entity IDs a peer's beacon was published under (normally one).
-fn eids_of(peer: &str) -> Vec<String> {
+fn eids_of(peer: &str) -> Vec<Eid> {
     let own = devstate::own_eid();
-    let mut eids: Vec<String> = devstate::entries(&locate::beacon(peer)).into_iter().map(|e| e.eid).filter(|e| *e != own).collect();
+    let mut eids: Vec<Eid> = devstate::entries(&locate::beacon(peer)).into_iter().map(|e| e.eid).filter(|e| *e != own).collect();
     eids.dedup();
     eids
 }
@@ -100,7 +97,7 @@ fn eids_of(peer: &str) -> Vec<String> {
 /// The peer went down: what it reported is forgotten, beacon included, so
 /// that it is hunted until it has sent its states again.
 pub fn forget_peer(peer: &Peer) {
-    let forgotten: usize = eids_of(&peer.name).iter().map(|eid| devstate::forget(eid, None)).sum();
+    let forgotten: usize = eids_of(&peer.name).iter().map(|eid| devstate::forget(*eid, None)).sum();
     if forgotten > 0 {
         ast_verb!(3, "res_cluster: forgot the {forgotten} device state(s) {} reported", peer.name);
     }
@@ -111,7 +108,7 @@ pub fn forget_peer(peer: &Peer) {
 pub fn forget_report(peer: &Peer, devices: &[String]) {
     for eid in eids_of(&peer.name) {
         for device in devices {
-            devstate::forget(&eid, Some(device));
+            devstate::forget(eid, Some(device));
         }
     }
     ast_verb!(3, "res_cluster: {} reported {} but did not have it; its report is forgotten", peer.name, devices.join("&"));

@@ -520,7 +520,7 @@ pub fn metrics() -> String {
     let config = runtime.config();
     let counters = runtime.counters().clone();
     let health = runtime.health().clone();
-    res_cluster_core::metrics::exposition(&crate::ast::devstate::own_eid(), &config, &counters, &health)
+    res_cluster_core::metrics::exposition(&crate::ast::devstate::own_eid().to_string(), &config, &counters, &health)
 }
 
 /// Tells the administrator (log and AMI) that a peer changed state.

@@ -468,9 +468,14 @@ int res_cluster_pjsip_probe(const char *endpoint, int timeout_ms, res_cluster_pr
  * device-state cache holds one state per device per entity ID.
  */
 
-void res_cluster_own_eid(char *buf, size_t len)
+void res_cluster_own_eid(unsigned char eid[6])
 {
-	ast_eid_to_str(buf, len, &ast_eid_default);
+	memcpy(eid, ast_eid_default.eid, sizeof(ast_eid_default.eid));
+}
+
+static void eid_from(struct ast_eid *eid, const unsigned char bytes[6])
+{
+	memcpy(eid->eid, bytes, sizeof(eid->eid));
 }
 
 void res_cluster_devstate_publish(const char *device, int state)
@@ -502,7 +507,7 @@ int res_cluster_devstate_entries(const char *device, struct res_cluster_cached *
 		 * with the entity ID of the node it describes. */
 		struct ast_device_state_message *state = stasis_message_data(msg);
 
-		ast_eid_to_str(out[count].eid, sizeof(out[count].eid), (struct ast_eid *) state->eid);
+		memcpy(out[count].eid, state->eid->eid, sizeof(out[count].eid));
 		out[count].state = state->state;
 		out[count].age_ms = age_ms(msg);
 		count++;
@@ -544,15 +549,13 @@ char *res_cluster_devstate_beacons(void)
 	return str_to_heap(out);
 }
 
-int res_cluster_devstate_of(const char *device, const char *eid_text, int *state_out, long long *age_out)
+int res_cluster_devstate_of(const char *device, const unsigned char eid_bytes[6], int *state_out, long long *age_out)
 {
 	struct ast_eid eid;
 	struct stasis_message *msg;
 	struct ast_device_state_message *state;
 
-	if (ast_str_to_eid(&eid, eid_text)) {
-		return 0;
-	}
+	eid_from(&eid, eid_bytes);
 	msg = stasis_cache_get_by_eid(ast_device_state_cache(), ast_device_state_message_type(), device, &eid);
 	if (!msg) {
 		return 0;
@@ -583,14 +586,12 @@ static int forget_cb(void *obj, void *arg, int flags)
 	return 0;
 }
 
-int res_cluster_devstate_forget(const char *eid_text, const char *device)
+int res_cluster_devstate_forget(const unsigned char eid_bytes[6], const char *device)
 {
 	struct ast_eid eid;
 	int count = 0;
 
-	if (ast_str_to_eid(&eid, eid_text)) {
-		return 0;
-	}
+	eid_from(&eid, eid_bytes);
 	if (device) {
 		struct stasis_message *msg = stasis_cache_get_by_eid(ast_device_state_cache(),
 			ast_device_state_message_type(), device, &eid);

@@ -7,6 +7,15 @@ use std::fmt;
 pub struct Eid([u8; 6]);
 
 impl Eid {
+    /// The six bytes of `struct ast_eid`.
+    pub const fn from_bytes(bytes: [u8; 6]) -> Eid {
+        Eid(bytes)
+    }
+
+    pub const fn bytes(&self) -> [u8; 6] {
+        self.0
+    }
+
     /// Reads `xx:xx:xx:xx:xx:xx` (hex digits, either case), as
     /// `ast_str_to_eid` does.
     pub fn parse(text: &str) -> Result<Eid, String> {
@@ -32,6 +41,14 @@ impl fmt::Display for Eid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn is_its_six_bytes() {
+        let e = Eid::parse("02:00:00:0a:bc:01").unwrap();
+        assert_eq!(e.bytes(), [0x02, 0, 0, 0x0a, 0xbc, 0x01]);
+        assert_eq!(Eid::from_bytes(e.bytes()), e);
+        assert_eq!(Eid::from_bytes([0xff; 6]).to_string(), "ff:ff:ff:ff:ff:ff");
+    }
 
     #[test]
     fn reads_and_writes_asterisks_form() {

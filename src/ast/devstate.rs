@@ -1,19 +1,17 @@
 //! Device states as the nodes share them: this node's entity ID, its own
 //! publications, and the cached states other nodes published.
 
-use std::os::raw::c_char;
+use res_cluster_core::eid::Eid;
 
 use super::sys;
 use super::text::{borrowed, cstring};
 
-/// This node's entity ID (`entityid` in asterisk.conf), as xx:xx:xx:xx:xx:xx.
-pub fn own_eid() -> String {
-    let mut buf = [0 as c_char; 20];
-    // SAFETY: buf is writable for its length, which is passed; the core
-    // writes a NUL-terminated string within it.
-    unsafe { sys::res_cluster_own_eid(buf.as_mut_ptr(), buf.len()) };
-    // SAFETY: NUL-terminated above.
-    unsafe { borrowed(buf.as_ptr()) }.unwrap_or_default()
+/// This node's entity ID (`entityid` in asterisk.conf).
+pub fn own_eid() -> Eid {
+    let mut eid = [0u8; 6];
+    // SAFETY: eid is writable for the six bytes the shim copies into it.
+    unsafe { sys::res_cluster_own_eid(eid.as_mut_ptr()) };
+    Eid::from_bytes(eid)
 }
 
 /// Publishes `device` in `state` (`enum ast_device_state`) as this node's.
@@ -26,7 +24,7 @@ pub fn publish(device: &str, state: i32) {
 /// One node's cached state of a device.
 #[derive(Clone, Debug)]
 pub struct Entry {
-    pub eid: String,
+    pub eid: Eid,
     pub state: i32,
     pub age_ms: u64,
 }
@@ -34,15 +32,14 @@ pub struct Entry {
 /// The states each node published for `device` (the aggregate left out).
 pub fn entries(device: &str) -> Vec<Entry> {
     let device = cstring(device);
-    let mut out = vec![sys::res_cluster_cached { eid: [0; 20], state: 0, age_ms: 0 }; 64];
+    let mut out = vec![sys::res_cluster_cached { eid: [0; 6], state: 0, age_ms: 0 }; 64];
     // SAFETY: out is writable for the count passed; the shim fills at most
-    // that many entries, each eid NUL-terminated within its array.
+    // that many entries.
     let n = unsafe { sys::res_cluster_devstate_entries(device.as_ptr(), out.as_mut_ptr(), out.len() as i32) };
     out.truncate(n.max(0) as usize);
     out.iter()
         .map(|c| Entry {
-            // SAFETY: NUL-terminated by the shim.
-            eid: unsafe { borrowed(c.eid.as_ptr()) }.unwrap_or_default(),
+            eid: Eid::from_bytes(c.eid),
             state: c.state,
             age_ms: c.age_ms.max(0) as u64,
         })
@@ -51,22 +48,24 @@ pub fn entries(device: &str) -> Vec<Entry> {
 
 /// The state node `eid` published for `device`, and its age; None when it
 /// published none.
-pub fn state_of(device: &str, eid: &str) -> Option<(i32, u64)> {
-    let (device, eid) = (cstring(device), cstring(eid));
+pub fn state_of(device: &str, eid: Eid) -> Option<(i32, u64)> {
+    let (device, eid) = (cstring(device), eid.bytes());
     let (mut state, mut age) = (0, 0i64);
-    // SAFETY: valid strings; the shim writes both outputs when it returns 1.
+    // SAFETY: a valid string and six readable bytes; the shim writes both
+    // outputs when it returns 1.
     let found = unsafe { sys::res_cluster_devstate_of(device.as_ptr(), eid.as_ptr(), &mut state, &mut age) };
     (found != 0).then_some((state, age.max(0) as u64))
 }
 
 /// Removes from the cache what node `eid` published: for `device`, or
 /// every device. How many states were removed.
-pub fn forget(eid: &str, device: Option<&str>) -> usize {
-    let eid = cstring(eid);
+pub fn forget(eid: Eid, device: Option<&str>) -> usize {
+    let eid = eid.bytes();
     let device = device.map(cstring);
     let device_ptr = device.as_ref().map_or(std::ptr::null(), |d| d.as_ptr());
-    // SAFETY: valid strings (or NULL for every device); the shim publishes
-    // a clear message for each cached state it finds.
+    // SAFETY: six readable bytes and a valid string (or NULL for every
+    // device); the shim publishes a clear message for each cached state it
+    // finds.
     unsafe { sys::res_cluster_devstate_forget(eid.as_ptr(), device_ptr) }.max(0) as usize
 }
 
