@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// dpkg's front-end lock, held as apt and dpkg hold it (a POSIX record
-/// lock) until dropped.
-struct HeldLock(File);
+/// lock) until dropped: the descriptor is kept open, never read.
+struct HeldLock(#[allow(dead_code)] File);
 
 const FRONTEND_LOCK: &str = "/var/lib/dpkg/lock-frontend";
 

@@ -172,6 +172,13 @@ pub struct Node {
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// Where valgrind makes the FIFOs vgdb and callgrind_control talk to it
+/// through: in the node's directory, which goes with the node (by default
+/// they are left in /tmp when a node is killed).
+fn vgdb_prefix(inside: &str) -> String {
+    format!("--vgdb-prefix={inside}/vgdb")
+}
+
 impl Node {
     pub fn start(net: &Net, spec: &NodeSpec) -> Node {
         let sandbox = sandbox();
@@ -212,11 +219,13 @@ impl Node {
             command.args(["/usr/bin/valgrind", "--tool=memcheck", "--leak-check=full", "--keep-debuginfo=yes"]);
             command.args(["--num-callers=40", "--track-origins=yes"]);
             command.arg(format!("--log-file={inside}/valgrind.log"));
+            command.arg(vgdb_prefix(&inside));
         }
         if spec.callgrind {
             command.args(["/usr/bin/valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no"]);
             command.arg(format!("--callgrind-out-file={inside}/callgrind.out"));
             command.arg(format!("--log-file={inside}/callgrind.log"));
+            command.arg(vgdb_prefix(&inside));
         }
         command.arg("/usr/sbin/asterisk");
         if let Some(user) = spec.run_as {
@@ -352,6 +361,7 @@ impl Node {
             let out = Command::new("chroot")
                 .arg(&self.sandbox.root)
                 .arg("/usr/bin/callgrind_control")
+                .arg(vgdb_prefix(&self.inside))
                 .args(args)
                 .arg(self.child.id().to_string())
                 .stdin(Stdio::null())
