@@ -442,11 +442,24 @@ fn publication(net: &Net, nodes: &[Node]) -> (f64, f64, f64, f64, f64) {
     (count as f64, bytes as f64, median(latencies), call_count as f64, call_bytes as f64)
 }
 
-/// The phones' extension with Dial in place of ClusterDial: the same steps
-/// before it (the extension and caller number kept for the RESULT line) and
-/// after it (the number read again, Congestion()).
-const LOCAL_ONLY: &str = "exten => _solo.,1,Set(CD_EXTEN=${EXTEN:4})\n same => n,Set(CD_RAW=${CALLERID(num)})\n \
-    same => n,Dial(PJSIP/${CD_EXTEN},20,rt)\n same => n,Set(CD_AFTER=${CALLERID(num)})\n same => n,Congestion()\n";
+/// The phones' extension with Dial in place of ClusterDial, dialled as
+/// `<prefix><number>`: the same steps before it (the extension and caller
+/// number kept for the RESULT line) and after it (the number read again,
+/// Congestion()); `before_dial`, when not empty, is one more step right
+/// before the Dial.
+fn dial_only(prefix: &str, before_dial: &str) -> String {
+    let step = if before_dial.is_empty() { String::new() } else { format!(" same => n,{before_dial}\n") };
+    format!(
+        "exten => _{prefix}.,1,Set(CD_EXTEN=${{EXTEN:{}}})\n same => n,Set(CD_RAW=${{CALLERID(num)}})\n{step} \
+         same => n,Dial(PJSIP/${{CD_EXTEN}},20,rt)\n same => n,Set(CD_AFTER=${{CALLERID(num)}})\n same => n,Congestion()\n",
+        prefix.len()
+    )
+}
+
+/// `dial_only`: `solo<number>`.
+fn local_only() -> String {
+    dial_only("solo", "")
+}
 
 /// The phones' extension with ClusterDial on a call marked
 /// `FROM_CLUSTER=1`, which tries this node's phones only: ClusterDial's
@@ -459,7 +472,7 @@ fn measure_cluster(size: u8, mode: Mode) -> ClusterFigures {
     let net = Net::allocate();
     let nodes = nodes(&net, Variant::ClusterDial, size, |s| {
         s.quiet_log = false;
-        s.dialplan.push_str(LOCAL_ONLY);
+        s.dialplan.push_str(&local_only());
         s.dialplan.push_str(LOCAL_CLUSTERDIAL);
         s.locate = mode == Mode::Locate;
         if mode == Mode::Parallel {
@@ -492,7 +505,7 @@ fn measure_cluster(size: u8, mode: Mode) -> ClusterFigures {
 /// Setup of a number registered nowhere through node1, and of the same
 /// number dialled on node1's phones only (the local dial alone: Dial in
 /// place of ClusterDial, the dialplan's other steps the same, see
-/// `LOCAL_ONLY`), and by ClusterDial trying node1's phones only
+/// `local_only`), and by ClusterDial trying node1's phones only
 /// (`LOCAL_CLUSTERDIAL`), the calls taking turns; medians.
 fn nowhere_against_local_only(net: &Net, node1: &Node) -> (f64, f64, f64) {
     let (mut located, mut local, mut here) = (Vec::new(), Vec::new(), Vec::new());
@@ -749,14 +762,13 @@ fn recipe_forward(last: u8) -> String {
 /// on the channel (CLUSTERSTATUS, CLUSTERNODE, CLUSTERROUTE) in one MSet
 /// before its Dial: the same three VarSet events and, for the one more
 /// application, the one more channel snapshot that ClusterDial's own Dial
-/// publishes (a snapshot per application the PBX runs). `_out.`: the
-/// recipe's local call; `_soloout.`: the bare Dial of a number nowhere.
-const SAME_OUTPUTS: &str = "exten => _out.,1,Set(CD_EXTEN=${EXTEN:3})\n same => n,Set(CD_RAW=${CALLERID(num)})\n \
-    same => n,MSet(CLUSTERSTATUS=ANSWER,CLUSTERNODE=node1,CLUSTERROUTE=local:ANSWER)\n \
-    same => n,Dial(PJSIP/${CD_EXTEN},20,rt)\n same => n,Set(CD_AFTER=${CALLERID(num)})\n same => n,Congestion()\n\
-    exten => _soloout.,1,Set(CD_EXTEN=${EXTEN:7})\n same => n,Set(CD_RAW=${CALLERID(num)})\n \
-    same => n,MSet(CLUSTERSTATUS=CHANUNAVAIL,CLUSTERNODE=,CLUSTERROUTE=local:CHANUNAVAIL)\n \
-    same => n,Dial(PJSIP/${CD_EXTEN},20,rt)\n same => n,Set(CD_AFTER=${CALLERID(num)})\n same => n,Congestion()\n";
+/// publishes (a snapshot per application the PBX runs). `out<number>`: the
+/// recipe's local call; `soloout<number>`: the bare Dial of a number
+/// nowhere.
+fn same_outputs() -> String {
+    dial_only("out", "MSet(CLUSTERSTATUS=ANSWER,CLUSTERNODE=node1,CLUSTERROUTE=local:ANSWER)")
+        + &dial_only("soloout", "MSet(CLUSTERSTATUS=CHANUNAVAIL,CLUSTERNODE=,CLUSTERROUTE=local:CHANUNAVAIL)")
+}
 
 /// Nodes counted while they are quiet between calls: qualify off (its
 /// OPTIONS every few seconds would be counted with the calls, and vary),
@@ -772,8 +784,8 @@ fn counted_nodes(net: &Net, variant: Variant, n: u8, locate: bool, callgrind: &[
         s.device_state_filter = Some("^(PJSIP/1[0-9][0-9]$|Cluster:)".into());
         s.qualify_s = 0;
         s.results = false;
-        s.dialplan.push_str(LOCAL_ONLY);
-        s.dialplan.push_str(SAME_OUTPUTS);
+        s.dialplan.push_str(&local_only());
+        s.dialplan.push_str(&same_outputs());
         s.dialplan.push_str(&recipe_forward(n));
     })
 }

@@ -124,10 +124,9 @@ fn health_is_read_at_load_not_only_learnt_from_changes() {
     // The endpoint's own state follows its contacts' through two
     // asynchronous hops (the AOR's serializer, then the stasis cache); the
     // endpoint's device state, read from that cache, says when it has.
-    let endpoints = poll(10 * SECOND, Duration::from_millis(100), || nodes[0].cli("pjsip show endpoints"), |e| {
-        e.lines().any(|l| l.contains(" cluster-node2 ") && l.contains("Not in use"))
-    });
-    assert!(endpoints.lines().any(|l| l.contains(" cluster-node2 ") && l.contains("Not in use")), "{endpoints}");
+    let online = |e: &String| e.lines().any(|l| l.contains(" cluster-node2 ") && l.contains("Not in use"));
+    let endpoints = poll(10 * SECOND, Duration::from_millis(100), || nodes[0].cli("pjsip show endpoints"), online);
+    assert!(online(&endpoints), "{endpoints}");
     assert!(nodes[0].cli("module load res_cluster.so").contains("Loaded"));
     // From here nothing changes: qualify keeps finding node2 where it was,
     // and Asterisk publishes changes only. Without the read at load the row
