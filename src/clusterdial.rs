@@ -1,7 +1,7 @@
 //! The ClusterDial application: reads the call's facts, follows the core's
 //! plan, and carries each step out through Asterisk's own Dial.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::os::raw::{c_char, c_int};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -354,8 +354,9 @@ struct HealthGate<'a, 'c> {
     chan: &'a Channel<'c>,
     runtime: &'a Runtime,
     config: &'a ClusterConfig,
-    /// The peers' sync states, read once per call when first needed.
-    sync: Option<BTreeMap<String, Sync>>,
+    /// The peers' sync states, in the order of the configuration's peers,
+    /// read once per call when first needed.
+    sync: Option<Vec<Sync>>,
 }
 
 impl Lookups for HealthGate<'_, '_> {
@@ -379,7 +380,7 @@ impl Lookups for HealthGate<'_, '_> {
         let runtime = self.runtime;
         let config = self.config;
         let sync = self.sync.get_or_insert_with(|| runtime.locate_sync(config));
-        match sync.get(&peer.name) {
+        match config.peers.iter().position(|p| p.name == peer.name).and_then(|i| sync.get(i)) {
             Some(Sync::Synced(eid)) => locate::report(*eid, devices),
             _ => Report::Unknown,
         }

@@ -89,12 +89,11 @@ impl Command for ShowLocations {
             .map(|e| res_cluster_core::locate::devices(&config.local_dial, e, &mut |name| endpoints::pjsip_endpoint_exists(name)))
             .unwrap_or_default();
         let health = runtime.health();
-        let unknown = Sync::NotSynced;
         let rows: Vec<LocationRow> = config
             .peers
             .iter()
-            .map(|p| {
-                let sync = sync.get(&p.name).unwrap_or(&unknown);
+            .zip(&sync)
+            .map(|(p, sync)| {
                 let phone = exten.map(|_| match sync {
                     Sync::Synced(eid) => locate::view(*eid, &devices),
                     _ => (Report::Unknown, None),

@@ -15,25 +15,23 @@ pub fn beacon(node_name: &str, running: bool) {
     devstate::publish(&locate::beacon(node_name), if running { state::NOT_INUSE } else { state::UNAVAILABLE });
 }
 
-fn cached(device: &str) -> Vec<Cached> {
-    devstate::entries(device)
-        .into_iter()
-        .map(|e| Cached { eid: e.eid, state: e.state, age_ms: e.age_ms })
-        .collect()
+/// The cached entries of `peer`'s beacon.
+fn beacon_entries(peer: &str) -> Vec<Cached> {
+    devstate::entries(&locate::beacon(peer))
 }
 
-/// Each peer's sync state, and what is wrong with the peers' entity IDs.
-/// A peer whose section sets entity_id is also known by a beacon of
-/// another name from that entity ID (its node_name differs from the
-/// section's name).
-pub fn sync(config: &ClusterConfig) -> (std::collections::BTreeMap<String, Sync>, Vec<Problem>) {
+/// Each peer's sync state, in the order of the configuration's peers, and
+/// what is wrong with the peers' entity IDs. A peer whose section sets
+/// entity_id is also known by a beacon of another name from that entity ID
+/// (its node_name differs from the section's name).
+pub fn sync(config: &ClusterConfig) -> (Vec<Sync>, Vec<Problem>) {
     let own = devstate::own_eid();
     let mut all: Option<Vec<(String, String, i32)>> = None;
-    let beacons: Vec<(String, Option<Eid>, Vec<Cached>)> = config
+    let beacons: Vec<(&str, Option<Eid>, Vec<Cached>)> = config
         .peers
         .iter()
         .map(|p| {
-            let mut entries = cached(&locate::beacon(&p.name));
+            let mut entries = beacon_entries(&p.name);
             if let Some(eid) = p.entity_id.filter(|e| !entries.iter().any(|c| c.eid == *e)) {
                 let text = eid.to_string();
                 let others = all.get_or_insert_with(devstate::beacons);
@@ -41,7 +39,7 @@ pub fn sync(config: &ClusterConfig) -> (std::collections::BTreeMap<String, Sync>
                     others.iter().filter(|(_, e, _)| *e == text).map(|(_, _, st)| Cached { eid, state: *st, age_ms: 0 }),
                 );
             }
-            (p.name.clone(), p.entity_id, entries)
+            (p.name.as_str(), p.entity_id, entries)
         })
         .collect();
     locate::sync(own, &beacons)
@@ -89,7 +87,7 @@ pub fn view(eid: Eid, devices: &[Device]) -> (Report, Option<(i32, u64)>) {
 /// The entity IDs a peer's beacon was published under (normally one).
 fn eids_of(peer: &str) -> Vec<Eid> {
     let own = devstate::own_eid();
-    let mut eids: Vec<Eid> = devstate::entries(&locate::beacon(peer)).into_iter().map(|e| e.eid).filter(|e| *e != own).collect();
+    let mut eids: Vec<Eid> = beacon_entries(peer).into_iter().map(|e| e.eid).filter(|e| *e != own).collect();
     eids.dedup();
     eids
 }

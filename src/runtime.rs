@@ -303,7 +303,7 @@ impl Runtime {
 
     /// The peers' sync states for locating; problems with their entity IDs
     /// are logged as errors, each once while it lasts.
-    pub fn locate_sync(&self, config: &ClusterConfig) -> BTreeMap<String, Sync> {
+    pub fn locate_sync(&self, config: &ClusterConfig) -> Vec<Sync> {
         let (sync, problems) = locate::sync(config);
         let now: BTreeSet<String> = problems.iter().map(ToString::to_string).collect();
         let mut known = lock(&self.locate_problems);
@@ -329,9 +329,9 @@ impl Runtime {
         for text in locate::unclaimed(&config) {
             self.warn_once(&format!("res_cluster: {text}"));
         }
-        for peer in &config.peers {
+        for (peer, sync) in config.peers.iter().zip(&sync) {
             let up = self.health().get(&peer.name).is_some_and(|h| h.state == PeerState::Up);
-            if !up || matches!(sync.get(&peer.name), Some(Sync::Synced(_))) {
+            if !up || matches!(sync, Sync::Synced(_)) {
                 continue;
             }
             let mut refreshed = lock(&self.refreshed);

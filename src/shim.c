@@ -483,38 +483,53 @@ void res_cluster_devstate_publish(const char *device, int state)
 	ast_devstate_changed_literal(state, AST_DEVSTATE_CACHABLE, device);
 }
 
-static long long age_ms(struct stasis_message *msg)
+static long long age_ms(struct stasis_message *msg, struct timeval now)
 {
 	const struct timeval *at = stasis_message_timestamp(msg);
 
-	return at ? ast_tvdiff_ms(ast_tvnow(), *at) : 0;
+	return at ? ast_tvdiff_ms(now, *at) : 0;
+}
+
+struct entries_out {
+	struct res_cluster_cached *out;
+	int max;
+	int count;
+	struct timeval now;
+};
+
+static int entry_cb(void *obj, void *arg, int flags)
+{
+	struct stasis_message *msg = obj;
+	struct entries_out *e = arg;
+	/* stasis_cache_get_all gives each entity's own snapshot, never the
+	 * aggregate (stasis_cache.c, cache_entry_dump): each was published
+	 * with the entity ID of the node it describes. */
+	struct ast_device_state_message *state = stasis_message_data(msg);
+
+	if (e->count >= e->max) {
+		return CMP_STOP;
+	}
+	memcpy(e->out[e->count].eid, state->eid->eid, sizeof(e->out[e->count].eid));
+	e->out[e->count].state = state->state;
+	e->out[e->count].age_ms = age_ms(msg, e->now);
+	e->count++;
+	return 0;
 }
 
 int res_cluster_devstate_entries(const char *device, struct res_cluster_cached *out, int max)
 {
 	struct ao2_container *all = stasis_cache_get_all(ast_device_state_cache(), ast_device_state_message_type(), device);
-	struct ao2_iterator it;
-	struct stasis_message *msg;
-	int count = 0;
+	struct entries_out e = { .out = out, .max = max, .count = 0 };
 
 	if (!all) {
 		return 0;
 	}
-	it = ao2_iterator_init(all, 0);
-	for (; count < max && (msg = ao2_iterator_next(&it)); ao2_ref(msg, -1)) {
-		/* stasis_cache_get_all gives each entity's own snapshot, never the
-		 * aggregate (stasis_cache.c, cache_entry_dump): each was published
-		 * with the entity ID of the node it describes. */
-		struct ast_device_state_message *state = stasis_message_data(msg);
-
-		memcpy(out[count].eid, state->eid->eid, sizeof(out[count].eid));
-		out[count].state = state->state;
-		out[count].age_ms = age_ms(msg);
-		count++;
-	}
-	ao2_iterator_destroy(&it);
+	e.now = ast_tvnow();
+	/* The container is ours alone (made for this call, without a lock):
+	 * walked in place, without the references an iterator takes. */
+	ao2_callback(all, OBJ_NODATA, entry_cb, &e);
 	ao2_ref(all, -1);
-	return count;
+	return e.count;
 }
 
 static int beacon_cb(void *obj, void *arg, int flags)
@@ -562,7 +577,7 @@ int res_cluster_devstate_of(const char *device, const unsigned char eid_bytes[6]
 	}
 	state = stasis_message_data(msg);
 	*state_out = state->state;
-	*age_out = age_ms(msg);
+	*age_out = age_ms(msg, ast_tvnow());
 	ao2_ref(msg, -1);
 	return 1;
 }

@@ -16,7 +16,6 @@
 //! - unknown: not synced, or its EID cannot be trusted - hunted as without
 //!   locating.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use super::eid::Eid;
@@ -208,41 +207,51 @@ pub enum Sync {
     Untrusted,
 }
 
-/// Each peer's sync state from the beacons in the cache, and what is wrong.
+/// Each peer's sync state from the beacons in the cache, in the order of
+/// `beacons`, and what is wrong.
 ///
-/// `beacons`: per peer, its configured EID and the cached entries of its
-/// beacon device (normally one, from the peer itself; several when it came
-/// back with another EID). `own`: this node's EID.
-pub fn sync(own: Eid, beacons: &[(String, Option<Eid>, Vec<Cached>)]) -> (BTreeMap<String, Sync>, Vec<Problem>) {
+/// `beacons`: per peer, its name, its configured EID and the cached entries
+/// of its beacon device (normally one, from the peer itself; several when it
+/// came back with another EID). `own`: this node's EID.
+pub fn sync(own: Eid, beacons: &[(&str, Option<Eid>, Vec<Cached>)]) -> (Vec<Sync>, Vec<Problem>) {
     let mut problems = Vec::new();
-    let mut seen: BTreeMap<String, Eid> = BTreeMap::new();
-    let mut out = BTreeMap::new();
-    for (peer, configured, entries) in beacons {
+    let mut out = Vec::with_capacity(beacons.len());
+    for &(peer, configured, ref entries) in beacons {
         // The newest beacon that says the peer runs.
         let Some(beacon) = entries.iter().filter(|c| state::present(c.state)).min_by_key(|c| c.age_ms) else {
-            out.insert(peer.clone(), Sync::NotSynced);
+            out.push(Sync::NotSynced);
             continue;
         };
         if beacon.eid == own {
-            problems.push(Problem::SameAsOurs { peer: peer.clone(), eid: own });
-            out.insert(peer.clone(), Sync::Untrusted);
+            problems.push(Problem::SameAsOurs { peer: peer.to_string(), eid: own });
+            out.push(Sync::Untrusted);
             continue;
         }
         if let Some(configured) = configured.filter(|c| *c != beacon.eid) {
-            problems.push(Problem::Mismatch { peer: peer.clone(), configured, seen: beacon.eid });
-            out.insert(peer.clone(), Sync::Untrusted);
+            problems.push(Problem::Mismatch { peer: peer.to_string(), configured, seen: beacon.eid });
+            out.push(Sync::Untrusted);
             continue;
         }
-        seen.insert(peer.clone(), beacon.eid);
-        out.insert(peer.clone(), Sync::Synced(beacon.eid));
+        out.push(Sync::Synced(beacon.eid));
     }
-    let names: Vec<&String> = seen.keys().collect();
-    for (i, a) in names.iter().enumerate() {
-        for b in &names[i + 1..] {
-            if seen[*a] == seen[*b] {
-                problems.push(Problem::Shared { peers: ((*a).clone(), (*b).clone()), eid: seen[*a] });
-                out.insert((*a).clone(), Sync::Untrusted);
-                out.insert((*b).clone(), Sync::Untrusted);
+    // Two synced peers under one EID: both refused, each pair named once,
+    // in the order of the peers' names.
+    let mut seen: Vec<(&str, usize, Eid)> = beacons
+        .iter()
+        .zip(&out)
+        .enumerate()
+        .filter_map(|(i, ((peer, _, _), s))| match s {
+            Sync::Synced(eid) => Some((*peer, i, *eid)),
+            _ => None,
+        })
+        .collect();
+    seen.sort_unstable_by_key(|&(peer, _, _)| peer);
+    for (n, &(a, i, eid)) in seen.iter().enumerate() {
+        for &(b, j, other) in &seen[n + 1..] {
+            if eid == other {
+                problems.push(Problem::Shared { peers: (a.to_string(), b.to_string()), eid });
+                out[i] = Sync::Untrusted;
+                out[j] = Sync::Untrusted;
             }
         }
     }
@@ -355,31 +364,35 @@ mod tests {
     #[test]
     fn peers_are_synced_by_their_beacon() {
         let beacons = vec![
-            ("node2".to_string(), None, vec![cached(2, state::NOT_INUSE, 100)]),
-            ("node3".to_string(), None, vec![]),
-            ("node4".to_string(), None, vec![cached(4, state::UNAVAILABLE, 100)]),
-            ("node5".to_string(), Some(eid(5)), vec![cached(5, state::NOT_INUSE, 10), cached(9, state::NOT_INUSE, 99_000)]),
+            ("node2", None, vec![cached(2, state::NOT_INUSE, 100)]),
+            ("node3", None, vec![]),
+            ("node4", None, vec![cached(4, state::UNAVAILABLE, 100)]),
+            ("node5", Some(eid(5)), vec![cached(5, state::NOT_INUSE, 10), cached(9, state::NOT_INUSE, 99_000)]),
         ];
         let (sync, problems) = sync(eid(1), &beacons);
-        assert_eq!(sync["node2"], Sync::Synced(eid(2)));
-        assert_eq!(sync["node3"], Sync::NotSynced);
-        assert_eq!(sync["node4"], Sync::NotSynced, "its module is not running there");
-        assert_eq!(sync["node5"], Sync::Synced(eid(5)), "the newest beacon counts");
+        assert_eq!(sync[0], Sync::Synced(eid(2)));
+        assert_eq!(sync[1], Sync::NotSynced);
+        assert_eq!(sync[2], Sync::NotSynced, "its module is not running there");
+        assert_eq!(sync[3], Sync::Synced(eid(5)), "the newest beacon counts");
         assert!(problems.is_empty(), "{problems:?}");
     }
 
     #[test]
     fn duplicate_and_mismatched_eids_are_refused_and_named() {
+        // Listed out of name order: the shared pair is named in name order.
         let beacons = vec![
-            ("node2".to_string(), None, vec![cached(7, state::NOT_INUSE, 1)]),
-            ("node3".to_string(), None, vec![cached(7, state::NOT_INUSE, 1)]),
-            ("node4".to_string(), None, vec![cached(1, state::NOT_INUSE, 1)]),
-            ("node5".to_string(), Some(eid(5)), vec![cached(6, state::NOT_INUSE, 1)]),
+            ("node3", None, vec![cached(7, state::NOT_INUSE, 1)]),
+            ("node4", None, vec![cached(1, state::NOT_INUSE, 1)]),
+            ("node2", None, vec![cached(7, state::NOT_INUSE, 1)]),
+            ("node5", Some(eid(5)), vec![cached(6, state::NOT_INUSE, 1)]),
+            ("node6", None, vec![cached(8, state::NOT_INUSE, 1)]),
         ];
         let (sync, problems) = sync(eid(1), &beacons);
-        for peer in ["node2", "node3", "node4", "node5"] {
-            assert_eq!(sync[peer], Sync::Untrusted, "{peer}");
+        for (i, peer) in ["node3", "node4", "node2", "node5"].iter().enumerate() {
+            assert_eq!(sync[i], Sync::Untrusted, "{peer}");
         }
+        assert_eq!(sync[4], Sync::Synced(eid(8)), "a peer with its own EID is not refused with them");
+        assert_eq!(problems.len(), 3, "each problem once: {problems:?}");
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert!(text.iter().any(|t| t.starts_with("node2 and node3 publish their device states under the same entity ID 02:00:00:00:00:07")), "{text:?}");
         assert!(text.iter().any(|t| t.starts_with("node4 publishes its device states under this node's own entity ID")), "{text:?}");

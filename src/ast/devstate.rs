@@ -2,6 +2,7 @@
 //! publications, and the cached states other nodes published.
 
 use res_cluster_core::eid::Eid;
+use res_cluster_core::locate::Cached;
 
 use super::sys;
 use super::text::{borrowed, cstring};
@@ -21,28 +22,17 @@ pub fn publish(device: &str, state: i32) {
     unsafe { sys::res_cluster_devstate_publish(device.as_ptr(), state) };
 }
 
-/// One node's cached state of a device.
-#[derive(Clone, Debug)]
-pub struct Entry {
-    pub eid: Eid,
-    pub state: i32,
-    pub age_ms: u64,
-}
-
 /// The states each node published for `device` (the aggregate left out).
-pub fn entries(device: &str) -> Vec<Entry> {
+pub fn entries(device: &str) -> Vec<Cached> {
     let device = cstring(device);
-    let mut out = vec![sys::res_cluster_cached { eid: [0; 6], state: 0, age_ms: 0 }; 64];
+    const MAX: usize = 64;
+    let mut out = [sys::res_cluster_cached { eid: [0; 6], state: 0, age_ms: 0 }; MAX];
     // SAFETY: out is writable for the count passed; the shim fills at most
     // that many entries.
-    let n = unsafe { sys::res_cluster_devstate_entries(device.as_ptr(), out.as_mut_ptr(), out.len() as i32) };
-    out.truncate(n.max(0) as usize);
-    out.iter()
-        .map(|c| Entry {
-            eid: Eid::from_bytes(c.eid),
-            state: c.state,
-            age_ms: c.age_ms.max(0) as u64,
-        })
+    let n = unsafe { sys::res_cluster_devstate_entries(device.as_ptr(), out.as_mut_ptr(), MAX as i32) };
+    out[..n.clamp(0, MAX as i32) as usize]
+        .iter()
+        .map(|c| Cached { eid: Eid::from_bytes(c.eid), state: c.state, age_ms: c.age_ms.max(0) as u64 })
         .collect()
 }
 
