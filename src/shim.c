@@ -526,7 +526,7 @@ int res_cluster_devstate_entries(const char *device, struct res_cluster_cached *
 	}
 	e.now = ast_tvnow();
 	/* The container is ours alone (made for this call, without a lock):
-	 * walked in place, without the references an iterator takes. */
+	 * walked in place, without the object references an iterator takes. */
 	ao2_callback(all, OBJ_NODATA, entry_cb, &e);
 	ao2_ref(all, -1);
 	return e.count;
