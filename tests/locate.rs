@@ -127,6 +127,43 @@ fn a_peer_restarted_without_the_phone_leaves_nothing_stale() {
     assert_eq!(crossed(&node2), 0, "the old report of the phone was not used");
 }
 
+/// A peer restarted under another entity ID (entityid changed in its
+/// asterisk.conf): this node may still hold the beacon and the states it
+/// published under the old one, next to the new beacon. The newest beacon
+/// counts, and the phone is read under the new entity ID only.
+#[test]
+fn a_peer_back_under_another_entity_id_is_read_under_the_new_one() {
+    let net = Net::allocate();
+    let mut nodes = nodes(&net, 2);
+    let phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+    wait_location(&nodes[0], "102", "node2", "NOT_INUSE");
+    assert!(nodes[0].cli("cluster show locations").contains("02:00:00:00:00:02"));
+
+    drop(phone);
+    drop(nodes.remove(1)); // SIGKILL
+    let mut spec = NodeSpec::new(2, &[1]);
+    spec.locate = true;
+    spec.entity_id = Some("02:00:00:00:00:42".into());
+    let node2 = Node::start(&net, &spec);
+    let phone = Phone::register(&net, &node2, "102", Behaviour::Answer);
+    let synced = |o: &String| o.lines().any(|l| l.starts_with("node2") && l.contains("02:00:00:00:00:42"));
+    let shown = poll(10 * SECOND, Duration::from_millis(50), || nodes[0].cli("cluster show locations"), synced);
+    assert!(synced(&shown), "synced under the new entity ID:\n{shown}");
+    let row = wait_location(&nodes[0], "102", "node2", "NOT_INUSE");
+    assert!(row.contains("02:00:00:00:00:42"), "the phone is read under the new entity ID: {row}");
+
+    let report = call(&net, &nodes[0], "102", &CallOptions::default());
+
+    assert!(report.answered(), "{report:?}");
+    assert_eq!(phone.caller_numbers(), vec!["200"]);
+    let r = nodes[0].wait_results(1, 5 * SECOND);
+    assert_eq!((r[0].cluster.as_str(), r[0].node.as_str()), ("ANSWER", "node2"));
+    node2.wait_results(1, 5 * SECOND);
+    settle();
+    assert_eq!(crossed(&node2), 1, "one INVITE, to node2");
+    assert_eq!(status_line(&nodes[0], "Located:"), "1");
+}
+
 #[test]
 fn a_hung_peer_is_unknown_then_skipped_and_known_again_when_back() {
     let net = Net::allocate();
