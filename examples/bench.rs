@@ -745,6 +745,10 @@ struct CountFigures {
     /// (call, ClusterDial's own instructions per call, the call's total on
     /// the node)
     own: Vec<(&'static str, f64, f64)>,
+    /// A number nowhere at two nodes, ClusterDial's instructions above a
+    /// bare Dial taken apart: (the three variables, one more application,
+    /// the rest).
+    nowhere_parts: Option<(f64, f64, f64)>,
 }
 
 /// The recipe's steps for a phone on the last node, by hand, beside
@@ -770,6 +774,14 @@ fn same_outputs() -> String {
         + &dial_only("soloout", "MSet(CLUSTERSTATUS=CHANUNAVAIL,CLUSTERNODE=,CLUSTERROUTE=local:CHANUNAVAIL)")
 }
 
+/// The bare Dial of a number nowhere after one more application that does
+/// nothing (`solonoop<number>`): what an application costs the PBX alone
+/// (its snapshot), which ClusterDial's own Dial costs too, apart from what
+/// the three variables cost.
+fn one_more_application() -> String {
+    dial_only("solonoop", "NoOp()")
+}
+
 /// Nodes counted while they are quiet between calls: qualify off (its
 /// OPTIONS every few seconds would be counted with the calls, and vary),
 /// no RESULT line (the dialplans around ClusterDial and the recipe alike).
@@ -786,6 +798,7 @@ fn counted_nodes(net: &Net, variant: Variant, n: u8, locate: bool, callgrind: &[
         s.results = false;
         s.dialplan.push_str(&local_only());
         s.dialplan.push_str(&same_outputs());
+        s.dialplan.push_str(&one_more_application());
         s.dialplan.push_str(&recipe_forward(n));
     })
 }
@@ -868,6 +881,11 @@ fn measure_counts() -> CountFigures {
         let bare_outputs = count_calls(&net, &nodes[0], "soloout199", &[&nodes[0]]);
         f.rows.push((format!("number nowhere, locate, {size} nodes"), "bare Dial", nowhere[0], bare[0]));
         f.rows.push((format!("number nowhere, locate, {size} nodes"), "Dial + 3 variables", nowhere[0], bare_outputs[0]));
+        if size == 2 {
+            let noop = count_calls(&net, &nodes[0], "solonoop199", &[&nodes[0]])[0];
+            let (bare, noop, outputs) = (bare[0].mean(), noop.mean(), bare_outputs[0].mean());
+            f.nowhere_parts = Some((outputs - noop, noop - bare, nowhere[0].mean() - outputs));
+        }
         if size == 5 {
             let located = count_calls(&net, &nodes[0], &far, &[&nodes[0]]);
             let by_hand = count_calls(&net, &nodes[0], &format!("fwd{far}"), &[&nodes[0]]);
@@ -894,6 +912,11 @@ fn print_counts(f: &CountFigures) {
     }
     println!("\nThe located call's baseline is the recipe's steps by hand on the same node, dialling the peer that has the phone (the recipe cannot route past two nodes).");
     println!("\"+ 3 variables\": the same baseline, also setting CLUSTERSTATUS, CLUSTERNODE and CLUSTERROUTE (one MSet before its Dial), as ClusterDial does: Asterisk's work for those outputs on both sides.");
+    if let Some((variables, application, rest)) = f.nowhere_parts {
+        println!(
+            "A number nowhere at 2 nodes, ClusterDial above a bare Dial, taken apart: the three variables {variables:.0} (an MSet of them before the Dial against a NoOp there), one more application {application:.0} (the NoOp against nothing), the rest {rest:.0} (ClusterDial against the MSet), per call."
+        );
+    }
     for (what, own, total) in &f.own {
         println!(
             "ClusterDial's own instructions, {what} call (inside the application, outside the Dial it runs): {own:.0} per call, {:.2} % of the call's {total:.0} on the calling node.",
