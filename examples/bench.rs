@@ -711,8 +711,15 @@ impl Counted {
 }
 
 /// Places COUNT_CALLS calls to `exten` at `caller_node` while `counted`
-/// counts, twice; instructions per call on each of `counted`.
+/// counts, twice; instructions per call on each of `counted`. A number
+/// with a baseline's prefix must reach that baseline's extension: a call
+/// to a number nowhere fails either way, and would count another one.
 fn count_calls(net: &Net, caller_node: &Node, exten: &str, counted: &[&Node]) -> Vec<Counted> {
+    let prefix = exten.trim_end_matches(|c: char| c.is_ascii_digit());
+    if !prefix.is_empty() {
+        let shown = caller_node.cli(&format!("dialplan show {exten}@phones"));
+        assert!(shown.contains(&format!("'_{prefix}.'")), "{exten} does not reach _{prefix}.:\n{shown}");
+    }
     let mut out = vec![Counted::default(); counted.len()];
     for run in 0..2 {
         let mut totals = vec![0u64; counted.len()];
@@ -746,7 +753,7 @@ struct CountFigures {
     /// the node)
     own: Vec<(&'static str, f64, f64)>,
     /// A number nowhere at two nodes, ClusterDial's instructions above a
-    /// bare Dial taken apart: (the three variables, one more application,
+    /// bare Dial broken down: (the three variables, one more dialplan step,
     /// the rest).
     nowhere_parts: Option<(f64, f64, f64)>,
 }
@@ -767,19 +774,22 @@ fn recipe_forward(last: u8) -> String {
 /// before its Dial: the same three VarSet events and, for the one more
 /// application, the one more channel snapshot that ClusterDial's own Dial
 /// publishes (a snapshot per application the PBX runs). `out<number>`: the
-/// recipe's local call; `soloout<number>`: the bare Dial of a number
+/// recipe's local call; `setsolo<number>`: the bare Dial of a number
 /// nowhere.
 fn same_outputs() -> String {
     dial_only("out", "MSet(CLUSTERSTATUS=ANSWER,CLUSTERNODE=node1,CLUSTERROUTE=local:ANSWER)")
-        + &dial_only("soloout", "MSet(CLUSTERSTATUS=CHANUNAVAIL,CLUSTERNODE=,CLUSTERROUTE=local:CHANUNAVAIL)")
+        + &dial_only("setsolo", "MSet(CLUSTERSTATUS=CHANUNAVAIL,CLUSTERNODE=,CLUSTERROUTE=local:CHANUNAVAIL)")
 }
 
-/// The bare Dial of a number nowhere after one more application that does
-/// nothing (`solonoop<number>`): what an application costs the PBX alone
-/// (its snapshot), which ClusterDial's own Dial costs too, apart from what
-/// the three variables cost.
+/// The bare Dial of a number nowhere after one more dialplan step that does
+/// nothing (`skipsolo<number>`): what a step costs the PBX alone (its
+/// lookup, the application's start and channel snapshot), apart from what
+/// the three variables cost. ClusterDial starts its own Dial the same way,
+/// an application inside an application. (No prefix here begins another,
+/// and none holds N, X or Z, which a pattern reads as a digit: each number
+/// matches its own pattern only, as `count_calls` checks.)
 fn one_more_application() -> String {
-    dial_only("solonoop", "NoOp()")
+    dial_only("skipsolo", "NoOp()")
 }
 
 /// Nodes counted while they are quiet between calls: qualify off (its
@@ -878,11 +888,12 @@ fn measure_counts() -> CountFigures {
         std::thread::sleep(Duration::from_secs(2));
         let nowhere = count_calls(&net, &nodes[0], "199", &[&nodes[0]]);
         let bare = count_calls(&net, &nodes[0], "solo199", &[&nodes[0]]);
-        let bare_outputs = count_calls(&net, &nodes[0], "soloout199", &[&nodes[0]]);
+        let bare_outputs = count_calls(&net, &nodes[0], "setsolo199", &[&nodes[0]]);
         f.rows.push((format!("number nowhere, locate, {size} nodes"), "bare Dial", nowhere[0], bare[0]));
         f.rows.push((format!("number nowhere, locate, {size} nodes"), "Dial + 3 variables", nowhere[0], bare_outputs[0]));
         if size == 2 {
-            let noop = count_calls(&net, &nodes[0], "solonoop199", &[&nodes[0]])[0];
+            let noop = count_calls(&net, &nodes[0], "skipsolo199", &[&nodes[0]])[0];
+            f.rows.push((format!("number nowhere, locate, {size} nodes"), "NoOp + bare Dial", nowhere[0], noop));
             let (bare, noop, outputs) = (bare[0].mean(), noop.mean(), bare_outputs[0].mean());
             f.nowhere_parts = Some((outputs - noop, noop - bare, nowhere[0].mean() - outputs));
         }
@@ -914,7 +925,7 @@ fn print_counts(f: &CountFigures) {
     println!("\"+ 3 variables\": the same baseline, also setting CLUSTERSTATUS, CLUSTERNODE and CLUSTERROUTE (one MSet before its Dial), as ClusterDial does: Asterisk's work for those outputs on both sides.");
     if let Some((variables, application, rest)) = f.nowhere_parts {
         println!(
-            "A number nowhere at 2 nodes, ClusterDial above a bare Dial, taken apart: the three variables {variables:.0} (an MSet of them before the Dial against a NoOp there), one more application {application:.0} (the NoOp against nothing), the rest {rest:.0} (ClusterDial against the MSet), per call."
+            "A number nowhere at 2 nodes, ClusterDial above a bare Dial, broken down: the three variables {variables:.0} (an MSet of them before the Dial against a NoOp there), one more dialplan step {application:.0} (the NoOp against nothing), the rest {rest:.0} (ClusterDial against the MSet), per call."
         );
     }
     for (what, own, total) in &f.own {
