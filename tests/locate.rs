@@ -105,23 +105,33 @@ fn a_phone_that_moved_is_found_where_it_is_now() {
     assert_eq!((crossed(&nodes[1]), crossed(&nodes[2])), (1, 1), "the second call went to node3 only");
 }
 
-#[test]
-fn a_peer_restarted_without_the_phone_leaves_nothing_stale() {
-    let net = Net::allocate();
-    let mut nodes = nodes(&net, 2);
-    let phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
+/// Two nodes, phone 102 located on node2; node2 then killed (SIGKILL) and
+/// started again, as `edit` makes it, without the phone. Node1 and the new
+/// node2.
+fn node2_restarted_after_its_phone_was_located(net: &Net, edit: impl FnOnce(&mut NodeSpec)) -> (Node, Node) {
+    let mut nodes = nodes(net, 2);
+    let phone = Phone::register(net, &nodes[1], "102", Behaviour::Answer);
     wait_location(&nodes[0], "102", "node2", "NOT_INUSE");
+    assert!(nodes[0].cli("cluster show locations").contains("02:00:00:00:00:02"));
 
     drop(phone);
     drop(nodes.remove(1)); // SIGKILL
     let mut spec = NodeSpec::new(2, &[1]);
     spec.locate = true;
-    let node2 = Node::start(&net, &spec);
-    wait_location(&nodes[0], "102", "node2", "absent");
+    edit(&mut spec);
+    let node2 = Node::start(net, &spec);
+    (nodes.remove(0), node2)
+}
 
-    let report = call(&net, &nodes[0], "102", &CallOptions::default());
+#[test]
+fn a_peer_restarted_without_the_phone_leaves_nothing_stale() {
+    let net = Net::allocate();
+    let (node1, node2) = node2_restarted_after_its_phone_was_located(&net, |_| {});
+    wait_location(&node1, "102", "node2", "absent");
+
+    let report = call(&net, &node1, "102", &CallOptions::default());
     assert!(!report.answered());
-    let r = nodes[0].wait_results(1, 5 * SECOND);
+    let r = node1.wait_results(1, 5 * SECOND);
     assert_eq!(r[0].cluster, "CHANUNAVAIL");
     settle();
     assert_eq!(crossed(&node2), 0, "the old report of the phone was not used");
@@ -134,34 +144,24 @@ fn a_peer_restarted_without_the_phone_leaves_nothing_stale() {
 #[test]
 fn a_peer_back_under_another_entity_id_is_read_under_the_new_one() {
     let net = Net::allocate();
-    let mut nodes = nodes(&net, 2);
-    let phone = Phone::register(&net, &nodes[1], "102", Behaviour::Answer);
-    wait_location(&nodes[0], "102", "node2", "NOT_INUSE");
-    assert!(nodes[0].cli("cluster show locations").contains("02:00:00:00:00:02"));
-
-    drop(phone);
-    drop(nodes.remove(1)); // SIGKILL
-    let mut spec = NodeSpec::new(2, &[1]);
-    spec.locate = true;
-    spec.entity_id = Some("02:00:00:00:00:42".into());
-    let node2 = Node::start(&net, &spec);
+    let (node1, node2) = node2_restarted_after_its_phone_was_located(&net, |s| s.entity_id = Some("02:00:00:00:00:42".into()));
     let phone = Phone::register(&net, &node2, "102", Behaviour::Answer);
     let synced = |o: &String| o.lines().any(|l| l.starts_with("node2") && l.contains("02:00:00:00:00:42"));
-    let shown = poll(10 * SECOND, Duration::from_millis(50), || nodes[0].cli("cluster show locations"), synced);
+    let shown = poll(10 * SECOND, Duration::from_millis(50), || node1.cli("cluster show locations"), synced);
     assert!(synced(&shown), "synced under the new entity ID:\n{shown}");
-    let row = wait_location(&nodes[0], "102", "node2", "NOT_INUSE");
+    let row = wait_location(&node1, "102", "node2", "NOT_INUSE");
     assert!(row.contains("02:00:00:00:00:42"), "the phone is read under the new entity ID: {row}");
 
-    let report = call(&net, &nodes[0], "102", &CallOptions::default());
+    let report = call(&net, &node1, "102", &CallOptions::default());
 
     assert!(report.answered(), "{report:?}");
     assert_eq!(phone.caller_numbers(), vec!["200"]);
-    let r = nodes[0].wait_results(1, 5 * SECOND);
+    let r = node1.wait_results(1, 5 * SECOND);
     assert_eq!((r[0].cluster.as_str(), r[0].node.as_str()), ("ANSWER", "node2"));
     node2.wait_results(1, 5 * SECOND);
     settle();
     assert_eq!(crossed(&node2), 1, "one INVITE, to node2");
-    assert_eq!(status_line(&nodes[0], "Located:"), "1");
+    assert_eq!(status_line(&node1, "Located:"), "1");
 }
 
 #[test]
