@@ -710,16 +710,21 @@ impl Counted {
     }
 }
 
-/// Places COUNT_CALLS calls to `exten` at `caller_node` while `counted`
-/// counts, twice; instructions per call on each of `counted`. A number
-/// with a baseline's prefix must reach that baseline's extension: a call
-/// to a number nowhere fails either way, and would count another one.
-fn count_calls(net: &Net, caller_node: &Node, exten: &str, counted: &[&Node]) -> Vec<Counted> {
+/// Checks that `exten` matches one extension in the callers' context, the
+/// one meant for it: `_<prefix>.`, or `_X.` for a number without one (a
+/// call to a number nowhere fails whichever extension it reaches, and would
+/// count another one's work).
+fn assert_reaches_own_pattern(node: &Node, exten: &str) {
     let prefix = exten.trim_end_matches(|c: char| c.is_ascii_digit());
-    if !prefix.is_empty() {
-        let shown = caller_node.cli(&format!("dialplan show {exten}@phones"));
-        assert!(shown.contains(&format!("'_{prefix}.'")), "{exten} does not reach _{prefix}.:\n{shown}");
-    }
+    let pattern = if prefix.is_empty() { "'_X.'".to_string() } else { format!("'_{prefix}.'") };
+    let shown = node.cli(&format!("dialplan show {exten}@phones"));
+    assert!(shown.contains(&pattern) && shown.contains("-= 1 extension "), "{exten} should match {pattern} alone:\n{shown}");
+}
+
+/// Places COUNT_CALLS calls to `exten` at `caller_node` while `counted`
+/// counts, twice; instructions per call on each of `counted`.
+fn count_calls(net: &Net, caller_node: &Node, exten: &str, counted: &[&Node]) -> Vec<Counted> {
+    assert_reaches_own_pattern(caller_node, exten);
     let mut out = vec![Counted::default(); counted.len()];
     for run in 0..2 {
         let mut totals = vec![0u64; counted.len()];
@@ -787,7 +792,7 @@ fn same_outputs() -> String {
 /// the three variables cost. ClusterDial starts its own Dial the same way,
 /// an application inside an application. (No prefix here begins another,
 /// and none holds N, X or Z, which a pattern reads as a digit: each number
-/// matches its own pattern only, as `count_calls` checks.)
+/// matches its own pattern only, as `assert_reaches_own_pattern` checks.)
 fn one_more_application() -> String {
     dial_only("skipsolo", "NoOp()")
 }
@@ -1079,3 +1084,4 @@ fn main() {
         print_counts(&f);
     }
 }
+

@@ -112,7 +112,8 @@ fn node2_restarted_after_its_phone_was_located(net: &Net, edit: impl FnOnce(&mut
     let mut nodes = nodes(net, 2);
     let phone = Phone::register(net, &nodes[1], "102", Behaviour::Answer);
     wait_location(&nodes[0], "102", "node2", "NOT_INUSE");
-    assert!(nodes[0].cli("cluster show locations").contains("02:00:00:00:00:02"));
+    let shown = nodes[0].cli("cluster show locations");
+    assert!(shown.contains("02:00:00:00:00:02"), "node2 synced under its first entity ID:\n{shown}");
 
     drop(phone);
     drop(nodes.remove(1)); // SIGKILL
@@ -138,9 +139,10 @@ fn a_peer_restarted_without_the_phone_leaves_nothing_stale() {
 }
 
 /// A peer restarted under another entity ID (entityid changed in its
-/// asterisk.conf): this node may still hold the beacon and the states it
-/// published under the old one, next to the new beacon. The newest beacon
-/// counts, and the phone is read under the new entity ID only.
+/// asterisk.conf): this node still holds the beacon and the states it
+/// published under the old one, next to the new beacon (nothing took it for
+/// down: without qualify and without a call it is never found silent). The
+/// newest beacon counts, and the phone is read under the new entity ID only.
 #[test]
 fn a_peer_back_under_another_entity_id_is_read_under_the_new_one() {
     let net = Net::allocate();
@@ -149,6 +151,7 @@ fn a_peer_back_under_another_entity_id_is_read_under_the_new_one() {
     let synced = |o: &String| o.lines().any(|l| l.starts_with("node2") && l.contains("02:00:00:00:00:42"));
     let shown = poll(10 * SECOND, Duration::from_millis(50), || node1.cli("cluster show locations"), synced);
     assert!(synced(&shown), "synced under the new entity ID:\n{shown}");
+    assert!(!node1.log().contains("forgot the"), "node1 still holds what node2 published under its old entity ID:\n{}", node1.log());
     let row = wait_location(&node1, "102", "node2", "NOT_INUSE");
     assert!(row.contains("02:00:00:00:00:42"), "the phone is read under the new entity ID: {row}");
 
