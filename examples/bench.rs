@@ -1084,4 +1084,3 @@ fn main() {
         print_counts(&f);
     }
 }
-

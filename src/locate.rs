@@ -26,18 +26,15 @@ fn beacon_entries(peer: &str) -> Vec<Cached> {
 /// (its node_name differs from the section's name).
 pub fn sync(config: &ClusterConfig) -> (Vec<Sync>, Vec<Problem>) {
     let own = devstate::own_eid();
-    let mut all: Option<Vec<(String, String, i32)>> = None;
+    let mut all: Option<Vec<(String, Eid, i32)>> = None;
     let beacons: Vec<(&str, Option<Eid>, Vec<Cached>)> = config
         .peers
         .iter()
         .map(|p| {
             let mut entries = beacon_entries(&p.name);
             if let Some(eid) = p.entity_id.filter(|e| !entries.iter().any(|c| c.eid == *e)) {
-                let text = eid.to_string();
                 let others = all.get_or_insert_with(devstate::beacons);
-                entries.extend(
-                    others.iter().filter(|(_, e, _)| *e == text).map(|(_, _, st)| Cached { eid, state: *st, age_ms: 0 }),
-                );
+                entries.extend(others.iter().filter(|(_, e, _)| *e == eid).map(|(_, _, st)| Cached { eid, state: *st, age_ms: 0 }));
             }
             (p.name.as_str(), p.entity_id, entries)
         })
@@ -49,9 +46,7 @@ pub fn sync(config: &ClusterConfig) -> (Vec<Sync>, Vec<Problem>) {
 pub fn unclaimed(config: &ClusterConfig) -> Vec<String> {
     let own = devstate::own_eid();
     let peers: Vec<(String, Option<Eid>)> = config.peers.iter().map(|p| (p.name.clone(), p.entity_id)).collect();
-    let beacons: Vec<(String, Eid, i32)> =
-        devstate::beacons().into_iter().filter_map(|(d, e, st)| Some((d, Eid::parse(&e).ok()?, st))).collect();
-    locate::unclaimed(own, &peers, &beacons)
+    locate::unclaimed(own, &peers, &devstate::beacons())
 }
 
 /// What the node with `eid` reports of the phone's `devices`.

@@ -75,7 +75,7 @@ pub fn ask_refresh(outbound_publish: &str) -> bool {
 }
 
 /// Every beacon any node published: (device, EID, state).
-pub fn beacons() -> Vec<(String, String, i32)> {
+pub fn beacons() -> Vec<(String, Eid, i32)> {
     // SAFETY: no arguments; the shim dumps the device-state cache and hands
     // out a text (or NULL) that is ours to free.
     let text = unsafe { sys::res_cluster_devstate_beacons() };
@@ -89,7 +89,7 @@ pub fn beacons() -> Vec<(String, String, i32)> {
     copy.split('\x1e')
         .filter_map(|r| {
             let mut f = r.split('\x1f');
-            Some((f.next()?.to_string(), f.next()?.to_string(), f.next()?.parse().ok()?))
+            Some((f.next()?.to_string(), Eid::parse(f.next()?).ok()?, f.next()?.parse().ok()?))
         })
         .collect()
 }
